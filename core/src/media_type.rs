@@ -1,0 +1,95 @@
+//! The media types this project reads and writes, in one place.
+//!
+//! oci-client's constant names mislead (its `IMAGE_MANIFEST_MEDIA_TYPE` is Docker's), so the
+//! project keeps its own names and never spells a media type anywhere else.
+
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+/// Docker's schema 1 manifests: deprecated and not supported.
+pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
+
+/// Every manifest media type the project understands, for `Accept` headers.
+pub const MANIFEST_TYPES: &[&str] = &[OCI_INDEX, OCI_MANIFEST, DOCKER_MANIFEST_LIST, DOCKER_MANIFEST];
+
+/// What a manifest media type describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An OCI image index or a Docker manifest list.
+    Index,
+    /// A single-platform image manifest (OCI or Docker schema 2).
+    Image,
+}
+
+/// The kind of a manifest media type, or `None` for types the project does not handle.
+pub fn kind(media_type: &str) -> Option<Kind> {
+    match media_type {
+        OCI_INDEX | DOCKER_MANIFEST_LIST => Some(Kind::Index),
+        OCI_MANIFEST | DOCKER_MANIFEST => Some(Kind::Image),
+        _ => None,
+    }
+}
+
+/// True for Docker's (non-OCI) manifest media types.
+pub fn is_docker(media_type: &str) -> bool {
+    media_type.starts_with("application/vnd.docker.")
+}
+
+/// The media type a manifest declares in its own `mediaType` field, or, for OCI manifests that
+/// omit it, the type its shape implies (`manifests` → index; `config` + `layers` → image).
+pub fn declared_or_implied(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Probe {
+        media_type: Option<String>,
+        manifests: Option<serde::de::IgnoredAny>,
+        config: Option<serde::de::IgnoredAny>,
+        layers: Option<serde::de::IgnoredAny>,
+    }
+    let probe: Probe = serde_json::from_slice(bytes).ok()?;
+    if let Some(media_type) = probe.media_type {
+        return Some(media_type);
+    }
+    match (probe.manifests, probe.config, probe.layers) {
+        (Some(_), None, _) => Some(OCI_INDEX.to_owned()),
+        (None, Some(_), Some(_)) => Some(OCI_MANIFEST.to_owned()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(kind(OCI_INDEX), Some(Kind::Index));
+        assert_eq!(kind(DOCKER_MANIFEST_LIST), Some(Kind::Index));
+        assert_eq!(kind(OCI_MANIFEST), Some(Kind::Image));
+        assert_eq!(kind(DOCKER_MANIFEST), Some(Kind::Image));
+        assert_eq!(kind(DOCKER_SCHEMA1_SIGNED), None);
+        assert!(is_docker(DOCKER_MANIFEST));
+        assert!(!is_docker(OCI_MANIFEST));
+    }
+
+    #[test]
+    fn implied_types() {
+        assert_eq!(
+            declared_or_implied(br#"{"schemaVersion":2,"manifests":[]}"#).as_deref(),
+            Some(OCI_INDEX)
+        );
+        assert_eq!(
+            declared_or_implied(br#"{"schemaVersion":2,"config":{},"layers":[]}"#).as_deref(),
+            Some(OCI_MANIFEST)
+        );
+        assert_eq!(
+            declared_or_implied(br#"{"mediaType":"x/y","manifests":[]}"#).as_deref(),
+            Some("x/y")
+        );
+        assert_eq!(declared_or_implied(b"not json"), None);
+    }
+}

@@ -1,0 +1,260 @@
+//! Records: the versioned hand-off from a build job to the fan-in.
+//!
+//! One JSON file per platform image, named after the platform (`linux-arm-v7.json`). The format
+//! is public (`docs/schemas/record.v1.json`): a change to it is a new schema version.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::manifest::{Descriptor, MAX_MANIFEST_BYTES};
+use crate::media_type::{self, Kind};
+use crate::platform::Platform;
+use crate::reference::{Location, ReferenceError};
+
+/// The schema identifier this version writes and reads.
+pub const RECORD_SCHEMA: &str = "multiarch.record.v1";
+const RECORD_SCHEMA_PREFIX: &str = "multiarch.record.";
+
+/// A pushed single-platform image, as handed from a build job to the fan-in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Record {
+    pub schema: String,
+    /// The repository the image was pushed to, without tag or digest.
+    pub image: String,
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    pub platform: Platform,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("cannot read record {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write record {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a multiarch record: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error(
+        "{path} has schema `{found}`, but this multiarch reads `{RECORD_SCHEMA}`; use the same multiarch version for the build jobs and the fan-in"
+    )]
+    Version { path: PathBuf, found: String },
+    #[error("{path} is not a multiarch record: {problem}")]
+    Invalid { path: PathBuf, problem: String },
+    #[error(
+        "{path} is a directory with no record files (*.json); did the build jobs' records arrive?"
+    )]
+    EmptyDir { path: PathBuf },
+}
+
+impl Record {
+    /// The record of the image `descriptor` points at in `location`.
+    pub fn new(location: &Location, descriptor: &Descriptor, platform: Platform) -> Self {
+        let image = match location {
+            Location::Layout(dir) => Location::Layout(std::path::absolute(dir).unwrap_or_else(|_| dir.clone())),
+            other => other.clone(),
+        };
+        Record {
+            schema: RECORD_SCHEMA.to_owned(),
+            image: image.to_string(),
+            digest: descriptor.digest.clone(),
+            media_type: descriptor.media_type.clone(),
+            size: descriptor.size,
+            platform,
+            annotations: descriptor.annotations.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The repository the record names.
+    pub fn location(&self) -> Result<Location, ReferenceError> {
+        self.image.parse()
+    }
+
+    /// `linux-arm64.json`.
+    pub fn file_name(&self) -> String {
+        format!("{}.json", self.platform.file_stem())
+    }
+
+    /// The record as a JSON document (pretty, with a final newline).
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("records always serialise");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Parses and validates a record read from `path`.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Record, RecordError> {
+        #[derive(Deserialize)]
+        struct Schema {
+            schema: Option<serde_json::Value>,
+        }
+        let json_error = |source| RecordError::Json {
+            path: path.to_owned(),
+            source,
+        };
+        let invalid = |problem: String| RecordError::Invalid {
+            path: path.to_owned(),
+            problem,
+        };
+        let schema: Schema = serde_json::from_slice(bytes).map_err(json_error)?;
+        match schema.schema {
+            Some(serde_json::Value::String(s)) if s == RECORD_SCHEMA => {}
+            Some(serde_json::Value::String(s)) if s.starts_with(RECORD_SCHEMA_PREFIX) => {
+                return Err(RecordError::Version {
+                    path: path.to_owned(),
+                    found: s,
+                });
+            }
+            Some(other) => return Err(invalid(format!("its `schema` is {other}, not \"{RECORD_SCHEMA}\""))),
+            None => return Err(invalid(format!("it has no `schema` field (expected \"{RECORD_SCHEMA}\")"))),
+        }
+        let record: Record = serde_json::from_slice(bytes).map_err(json_error)?;
+        record
+            .image
+            .parse::<Location>()
+            .map_err(|e| invalid(format!("`image` must name a repository without tag or digest: {e}")))?;
+        if media_type::kind(&record.media_type) != Some(Kind::Image) {
+            return Err(invalid(format!(
+                "a record describes one platform image, but its mediaType is `{}`",
+                record.media_type
+            )));
+        }
+        if record.size == 0 || record.size > MAX_MANIFEST_BYTES {
+            return Err(invalid(format!(
+                "`size` is {}, but a manifest is between 1 and {MAX_MANIFEST_BYTES} bytes",
+                record.size
+            )));
+        }
+        if record.platform.os.is_empty() || record.platform.architecture.is_empty() {
+            return Err(invalid("`platform` needs both `os` and `architecture`".to_owned()));
+        }
+        Ok(record)
+    }
+
+    /// Reads a record file.
+    pub fn read(path: &Path) -> Result<Record, RecordError> {
+        let bytes = std::fs::read(path).map_err(|source| RecordError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Record::parse(&bytes, path)
+    }
+
+    /// Writes the record into `dir` (created if needed) as `<platform>.json`, atomically: a
+    /// reader sees the old file or the new one, never half of one.
+    pub fn write(&self, dir: &Path) -> Result<PathBuf, RecordError> {
+        let path = dir.join(self.file_name());
+        let write_error = |source| RecordError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(write_error)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
+        file.write_all(&self.to_json()).map_err(write_error)?;
+        file.as_file().sync_all().map_err(write_error)?;
+        file.persist(&path).map_err(|e| write_error(e.error))?;
+        Ok(path)
+    }
+}
+
+/// Reads the records at `paths`: files, or directories whose `*.json` files are all records.
+/// Files come back in a stable order (by path).
+pub fn read_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Record)>, RecordError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let read_error = |source| RecordError::Read {
+            path: path.clone(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(read_error)?;
+        if !meta.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(read_error)?
+            .map(|entry| entry.map(|e| e.path()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(read_error)?
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+            .collect();
+        if found.is_empty() {
+            return Err(RecordError::EmptyDir { path: path.clone() });
+        }
+        found.sort();
+        files.extend(found);
+    }
+    files
+        .into_iter()
+        .map(|path| Record::read(&path).map(|record| (path, record)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest;
+
+    fn sample() -> Record {
+        let location: Location = "ghcr.io/team/app".parse().unwrap();
+        let descriptor = Descriptor::new(media_type::OCI_MANIFEST, digest::sha256(b"m"), 1234);
+        Record::new(&location, &descriptor, "linux/arm/v7".parse().unwrap())
+    }
+
+    #[test]
+    fn round_trips_and_is_named_after_the_platform() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = sample();
+        let path = record.write(dir.path()).unwrap();
+        assert_eq!(path.file_name().unwrap(), "linux-arm-v7.json");
+        assert_eq!(Record::read(&path).unwrap(), record);
+        let text = String::from_utf8(record.to_json()).unwrap();
+        assert!(text.starts_with("{\n  \"schema\": \"multiarch.record.v1\""), "{text}");
+        let all = read_all(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(all.len(), 1);
+    }
+
+    fn parse_err(json: &str) -> String {
+        Record::parse(json.as_bytes(), Path::new("r.json")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn refuses_bad_records_with_reasons() {
+        let good = String::from_utf8(sample().to_json()).unwrap();
+        assert!(parse_err("{").contains("not a multiarch record"));
+        assert!(parse_err("{}").contains("no `schema` field"));
+        assert!(parse_err(&good.replace(".v1", ".v2")).contains("use the same multiarch version"));
+        assert!(parse_err(&good.replace("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json")).contains("one platform image"));
+        assert!(parse_err(&good.replace("ghcr.io/team/app", "ghcr.io/team/app:1.0")).contains("without tag or digest"));
+        assert!(parse_err(&good.replace("ghcr.io/team/app", "ghcr.io/Team/app")).contains("lowercase"));
+        assert!(parse_err(&good.replace("\"size\": 1234", "\"size\": 0")).contains("`size` is 0"));
+        assert!(parse_err(&good.replace("\"annotations\"", "\"extra\": 1, \"annotations\"")).contains("unknown field"));
+    }
+
+    #[test]
+    fn empty_directories_are_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = read_all(&[dir.path().to_path_buf()]).unwrap_err();
+        assert!(matches!(err, RecordError::EmptyDir { .. }));
+    }
+}

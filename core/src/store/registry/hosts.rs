@@ -1,0 +1,276 @@
+//! One client per registry host: protocol (HTTPS, or plain HTTP for loopback and insecure hosts),
+//! trusted roots, credentials, and a bound on concurrent requests.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use tokio::sync::{OnceCell, Semaphore};
+
+use super::RegistryStore;
+use crate::auth::{self, CredentialSource, ExplicitCredentials};
+use crate::reference::{self, Repository};
+use crate::store::StoreError;
+
+const USER_AGENT: &str = concat!("multiarch/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const READ_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How to talk to registries.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Hosts (HOST or HOST:PORT) that may be reached over plain HTTP.
+    pub insecure: Vec<String>,
+    /// PEM files with extra CA certificates to trust.
+    pub ca_files: Vec<PathBuf>,
+    /// Credentials given on the command line, for one registry.
+    pub explicit: Option<ExplicitCredentials>,
+    /// Auth files to consult, in order (see [`auth::auth_files`]).
+    pub auth_files: Vec<PathBuf>,
+    /// Requests in flight to one host at a time.
+    pub max_requests_per_host: usize,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            insecure: Vec::new(),
+            ca_files: Vec::new(),
+            explicit: None,
+            auth_files: auth::auth_files(),
+            max_requests_per_host: 8,
+        }
+    }
+}
+
+impl RegistryOptions {
+    /// Plain HTTP is allowed for loopback hosts and for hosts listed as insecure.
+    pub fn allows_plain_http(&self, registry: &str) -> bool {
+        reference::is_loopback(registry)
+            || self
+                .insecure
+                .iter()
+                .any(|h| h == registry || h == reference::host_without_port(registry))
+    }
+}
+
+/// A connection to one registry host.
+pub(super) struct Host {
+    pub registry: String,
+    pub client: oci_client::Client,
+    pub auth: RegistryAuth,
+    pub credential_source: Option<CredentialSource>,
+    pub permits: Semaphore,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // RegistryAuth's own Debug redacts the password.
+        f.debug_struct("Host")
+            .field("registry", &self.registry)
+            .field("auth", &self.auth)
+            .field("credential_source", &self.credential_source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The registries one run talks to, each set up once on first use.
+#[derive(Debug)]
+pub struct Registries {
+    options: RegistryOptions,
+    roots: Vec<Certificate>,
+    hosts: Mutex<HashMap<String, Arc<OnceCell<Arc<Host>>>>>,
+}
+
+impl Registries {
+    /// Reads the CA files now, so that a bad one fails before any work starts.
+    pub fn new(options: RegistryOptions) -> Result<Self, StoreError> {
+        let mut roots = Vec::new();
+        for path in &options.ca_files {
+            let data = std::fs::read(path).map_err(|e| StoreError::CaFile {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            if reqwest::Certificate::from_pem_bundle(&data).map_or(true, |certs| certs.is_empty()) {
+                return Err(StoreError::CaFile {
+                    path: path.clone(),
+                    reason: "it holds no PEM certificate".to_owned(),
+                });
+            }
+            roots.push(Certificate {
+                encoding: CertificateEncoding::Pem,
+                data,
+            });
+        }
+        Ok(Registries {
+            options,
+            roots,
+            hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn options(&self) -> &RegistryOptions {
+        &self.options
+    }
+
+    /// A store for one repository.
+    pub(crate) async fn repository(&self, repository: &Repository) -> Result<RegistryStore, StoreError> {
+        let host = self.host(&repository.registry).await?;
+        Ok(RegistryStore::new(host, repository.clone()))
+    }
+
+    async fn host(&self, registry: &str) -> Result<Arc<Host>, StoreError> {
+        let cell = {
+            let mut hosts = self.hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            hosts.entry(registry.to_owned()).or_default().clone()
+        };
+        cell.get_or_try_init(|| self.connect(registry)).await.cloned()
+    }
+
+    async fn connect(&self, registry: &str) -> Result<Arc<Host>, StoreError> {
+        let plain_http = self.options.allows_plain_http(registry) && !self.speaks_https(registry).await?;
+        tracing::debug!(registry, plain_http, "connecting");
+        let config = ClientConfig {
+            protocol: if plain_http {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            extra_root_certificates: self.roots.clone(),
+            use_monolithic_push: true,
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            read_timeout: Some(READ_TIMEOUT),
+            user_agent: USER_AGENT,
+            platform_resolver: None,
+            ..ClientConfig::default()
+        };
+        let client = oci_client::Client::try_from(config).map_err(|e| StoreError::Unreachable {
+            registry: registry.to_owned(),
+            message: format!("cannot set up an HTTP client: {e}"),
+        })?;
+
+        let (registry_owned, explicit, files) = (
+            registry.to_owned(),
+            self.options.explicit.clone(),
+            self.options.auth_files.clone(),
+        );
+        // Credential helpers are processes: keep them off the async threads.
+        let found = tokio::task::spawn_blocking(move || auth::lookup(&registry_owned, explicit.as_ref(), &files))
+            .await
+            .map_err(|e| StoreError::Unreachable {
+                registry: registry.to_owned(),
+                message: format!("credential lookup did not finish: {e}"),
+            })??;
+        let (auth, credential_source) = match found {
+            Some(found) => {
+                tracing::debug!(registry, source = %found.source, user = %found.credential.username, "using credentials");
+                (
+                    RegistryAuth::Basic(found.credential.username, found.credential.password.expose().to_owned()),
+                    Some(found.source),
+                )
+            }
+            None => {
+                tracing::debug!(registry, "no credentials found; anonymous access");
+                (RegistryAuth::Anonymous, None)
+            }
+        };
+        Ok(Arc::new(Host {
+            registry: registry.to_owned(),
+            client,
+            auth,
+            credential_source,
+            permits: Semaphore::new(self.options.max_requests_per_host.max(1)),
+        }))
+    }
+
+    /// For hosts allowed plain HTTP: does the host answer over HTTPS? (As Docker does for insecure
+    /// registries, HTTPS is tried first; unlike Docker, its certificate is still verified.)
+    async fn speaks_https(&self, registry: &str) -> Result<bool, StoreError> {
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(Duration::from_secs(30))
+            .user_agent(USER_AGENT);
+        let mut roots = Vec::new();
+        for root in &self.roots {
+            roots.extend(reqwest::Certificate::from_pem_bundle(&root.data).unwrap_or_default());
+        }
+        builder = builder.tls_certs_merge(roots);
+        let probe = builder.build().map_err(|e| StoreError::Unreachable {
+            registry: registry.to_owned(),
+            message: format!("cannot set up an HTTP client: {e}"),
+        })?;
+        let https_error = match probe.get(format!("https://{registry}/v2/")).send().await {
+            Ok(_) => return Ok(true),
+            Err(e) => error_chain(&e),
+        };
+        match probe.get(format!("http://{registry}/v2/")).send().await {
+            // A registry answers /v2/ with 200, or 401 when it wants credentials.
+            Ok(response) if matches!(response.status().as_u16(), 200 | 401) => Ok(false),
+            Ok(response) => Err(StoreError::Unreachable {
+                registry: registry.to_owned(),
+                message: format!(
+                    "over HTTPS: {https_error}; over plain HTTP it answered {} to /v2/, so it is not a registry speaking plain HTTP (for a TLS registry with a private CA, pass --ca-file)",
+                    response.status()
+                ),
+            }),
+            Err(e) => Err(StoreError::Unreachable {
+                registry: registry.to_owned(),
+                message: format!("over HTTPS: {https_error}; over plain HTTP: {}", error_chain(&e)),
+            }),
+        }
+    }
+}
+
+/// An error and its causes on one line (reqwest hides the interesting part in its sources).
+pub(super) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_for_loopback_and_listed_hosts() {
+        let options = RegistryOptions {
+            insecure: vec!["registry.internal".into(), "10.0.0.5:5000".into()],
+            auth_files: vec![],
+            ..RegistryOptions::default()
+        };
+        assert!(options.allows_plain_http("127.0.0.1:5000"));
+        assert!(options.allows_plain_http("localhost"));
+        assert!(options.allows_plain_http("registry.internal:443"));
+        assert!(options.allows_plain_http("10.0.0.5:5000"));
+        assert!(!options.allows_plain_http("10.0.0.5:6000"));
+        assert!(!options.allows_plain_http("ghcr.io"));
+    }
+
+    #[test]
+    fn bad_ca_files_fail_early() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        let options = |path: PathBuf| RegistryOptions {
+            ca_files: vec![path],
+            auth_files: vec![],
+            ..RegistryOptions::default()
+        };
+        let err = Registries::new(options(not_pem)).unwrap_err().to_string();
+        assert!(err.contains("no PEM certificate"), "{err}");
+        let err = Registries::new(options(dir.path().join("missing.pem"))).unwrap_err().to_string();
+        assert!(err.contains("missing.pem"), "{err}");
+    }
+}
