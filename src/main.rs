@@ -1,1 +1,88 @@
-fn main() {}
+//! The `multiarch` binary: parse arguments, set up logging, call the core, print, exit.
+//!
+//! Exit codes: 0 success, 1 failure, 2 usage error (bad arguments or input files).
+
+mod cli;
+mod commands;
+mod logging;
+mod progress;
+mod registries;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use multiarch_core::fanin::FanInError;
+use multiarch_core::record::RecordError;
+
+use crate::cli::{Cli, Command, ManifestCommand};
+
+/// An error in what the user asked for, as opposed to a failure while doing it (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(String);
+
+impl UsageError {
+    pub fn new(message: impl Into<String>) -> Self {
+        UsageError(message.into())
+    }
+}
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.global.verbose, cli.global.debug);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Inspect(args) => commands::inspect::run(&cli.global, args).await,
+            Command::Record(args) => commands::record::run(&cli.global, args).await,
+            Command::Manifest(ManifestCommand::Push(args)) => commands::manifest_push::run(&cli.global, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {}", message(&error));
+            ExitCode::from(if is_usage(&error) { 2 } else { 1 })
+        }
+    }
+}
+
+/// The error and its causes on one line, each cause once (core errors often quote their source).
+fn message(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+fn is_usage(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.is::<UsageError>()
+            || cause.is::<RecordError>()
+            || matches!(
+                cause.downcast_ref::<FanInError>(),
+                Some(FanInError::NoTags | FanInError::TagWithDigest { .. } | FanInError::NoSources)
+            )
+    })
+}

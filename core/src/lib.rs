@@ -8,10 +8,13 @@
 
 pub mod auth;
 pub mod digest;
+pub mod fanin;
 pub mod index;
+pub mod inspect;
 pub mod manifest;
 pub mod media_type;
 pub mod platform;
 pub mod record;
 pub mod reference;
 pub mod store;
+pub mod transfer;

@@ -1,0 +1,197 @@
+//! Moving an image between stores: each blob is skipped when the target has it, mounted when it
+//! lives in another repository of the same registry, and otherwise streamed (never held whole in
+//! memory). The manifest is written by digest last, so a target never references a missing blob.
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use crate::digest::Digest;
+use crate::manifest::{Manifest, ManifestError, RawManifest};
+use crate::reference::ManifestTarget;
+use crate::store::{BlobStream, Store, StoreError};
+
+/// Blob copies in flight for one image.
+const PARALLEL_BLOBS: usize = 4;
+
+/// Watches blob copies (a progress bar on a terminal, log lines in CI).
+pub trait Progress: Send + Sync + fmt::Debug {
+    fn start(&self, digest: &Digest, size: u64) -> Arc<dyn BlobProgress>;
+}
+
+/// One blob being copied.
+pub trait BlobProgress: Send + Sync {
+    fn advance(&self, bytes: u64);
+    fn finish(&self);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn start(&self, _: &Digest, _: u64) -> Arc<dyn BlobProgress> {
+        Arc::new(Quiet)
+    }
+}
+
+impl BlobProgress for Quiet {
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// What a transfer did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransferStats {
+    pub manifests_written: usize,
+    pub blobs_present: usize,
+    pub blobs_mounted: usize,
+    pub blobs_copied: usize,
+    pub bytes_copied: u64,
+}
+
+impl std::ops::AddAssign for TransferStats {
+    fn add_assign(&mut self, other: Self) {
+        self.manifests_written += other.manifests_written;
+        self.blobs_present += other.blobs_present;
+        self.blobs_mounted += other.blobs_mounted;
+        self.blobs_copied += other.blobs_copied;
+        self.bytes_copied += other.bytes_copied;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+}
+
+/// Makes `manifest` (an image, or an index and everything under it) present in `target`, taking
+/// what is missing from `source`.
+pub async fn ensure_manifest(
+    source: &dyn Store,
+    target: &dyn Store,
+    manifest: &RawManifest,
+    progress: &dyn Progress,
+) -> Result<TransferStats, TransferError> {
+    let by_digest = ManifestTarget::Digest(manifest.digest.clone());
+    if target.resolve(&by_digest).await?.is_some() {
+        return Ok(TransferStats::default());
+    }
+    let mut stats = TransferStats::default();
+    match manifest.parse()? {
+        Manifest::Index(index) => {
+            for child in &index.manifests {
+                let child = source.get_manifest(&ManifestTarget::Digest(child.digest.clone())).await?;
+                stats += Box::pin(ensure_manifest(source, target, &child, progress)).await?;
+            }
+        }
+        Manifest::Image(image) => {
+            let blobs = std::iter::once(image.config()).chain(image.layers().iter());
+            let copies = stream::iter(blobs.filter(|blob| is_distributable(blob.media_type().as_ref())))
+                .map(|blob| ensure_blob(source, target, blob.digest(), blob.size(), progress))
+                .buffer_unordered(PARALLEL_BLOBS)
+                .try_collect::<Vec<TransferStats>>()
+                .await?;
+            for copy in copies {
+                stats += copy;
+            }
+        }
+    }
+    target.put_manifest(&by_digest, manifest).await?;
+    stats.manifests_written += 1;
+    Ok(stats)
+}
+
+/// Foreign (Windows base) and non-distributable layers are fetched by clients from elsewhere.
+fn is_distributable(media_type: &str) -> bool {
+    !(media_type.contains("foreign") || media_type.contains("nondistributable"))
+}
+
+async fn ensure_blob(
+    source: &dyn Store,
+    target: &dyn Store,
+    digest: &Digest,
+    size: u64,
+    progress: &dyn Progress,
+) -> Result<TransferStats, StoreError> {
+    if target.blob_exists(digest).await? {
+        return Ok(TransferStats {
+            blobs_present: 1,
+            ..TransferStats::default()
+        });
+    }
+    if target.mount_blob(digest, source.location()).await? {
+        tracing::debug!(%digest, from = %source.location(), "mounted");
+        return Ok(TransferStats {
+            blobs_mounted: 1,
+            ..TransferStats::default()
+        });
+    }
+    let watch = progress.start(digest, size);
+    let counter = watch.clone();
+    let data: BlobStream = Box::pin(
+        source
+            .open_blob(digest, size)
+            .await?
+            .inspect_ok(move |chunk| counter.advance(chunk.len() as u64)),
+    );
+    let result = target.put_blob(digest, size, data).await;
+    watch.finish();
+    result?;
+    Ok(TransferStats {
+        blobs_copied: 1,
+        bytes_copied: size,
+        ..TransferStats::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest;
+    use crate::media_type;
+    use crate::store::LayoutStore;
+
+    async fn put_blob(store: &LayoutStore, bytes: &'static [u8]) -> (Digest, usize) {
+        let digest = digest::sha256(bytes);
+        let data: BlobStream = Box::pin(stream::once(async move { Ok(bytes::Bytes::from_static(bytes)) }));
+        store.put_blob(&digest, bytes.len() as u64, data).await.unwrap();
+        (digest, bytes.len())
+    }
+
+    #[tokio::test]
+    async fn copies_an_image_between_layouts_then_skips_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = LayoutStore::new(dir.path().join("a"));
+        let target = LayoutStore::new(dir.path().join("b"));
+        let (config, config_size) =
+            put_blob(&source, br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#).await;
+        let (layer, layer_size) = put_blob(&source, b"layer bytes").await;
+        let json = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":{layer_size}}}]}}"#,
+            media_type::OCI_MANIFEST,
+            media_type::OCI_CONFIG,
+        );
+        let manifest = RawManifest::new(json.into_bytes(), media_type::OCI_MANIFEST);
+        source
+            .put_manifest(&ManifestTarget::Digest(manifest.digest.clone()), &manifest)
+            .await
+            .unwrap();
+
+        let stats = ensure_manifest(&source, &target, &manifest, &Quiet).await.unwrap();
+        assert_eq!(stats.blobs_copied, 2);
+        assert_eq!(stats.manifests_written, 1);
+        let copied = target
+            .get_manifest(&ManifestTarget::Digest(manifest.digest.clone()))
+            .await
+            .unwrap();
+        assert_eq!(copied, manifest);
+
+        let again = ensure_manifest(&source, &target, &manifest, &Quiet).await.unwrap();
+        assert_eq!(again, TransferStats::default());
+    }
+}

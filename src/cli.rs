@@ -1,0 +1,234 @@
+//! Command-line definitions. Each verb's behaviour lives in `commands/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use multiarch_core::platform::Platform;
+use multiarch_core::reference::ImageRef;
+
+const REFERENCE_HELP: &str = "References are HOST[:PORT]/REPO[:TAG][@DIGEST] (Docker's defaults apply: `alpine` is \
+docker.io/library/alpine:latest) or oci:DIR[:TAG] for an OCI image layout directory.";
+
+/// Build and publish multi-architecture container images from CI.
+///
+/// One job per platform pushes its image by digest and hands a small record to a fan-in job,
+/// which stitches the records into one index and pushes it under the wanted tags.
+#[derive(Debug, Parser)]
+#[command(name = "multiarch", version, after_help = REFERENCE_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More detail on stderr (-v: debug messages of multiarch; -vv: also of its libraries).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Everything, with timestamps, including each registry request. Secrets are never printed.
+    /// RUST_LOG (e.g. RUST_LOG=multiarch_core=debug) overrides -v and --debug.
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    /// Allow plain HTTP to this registry host (HOST or HOST:PORT). Loopback hosts (localhost,
+    /// 127.0.0.0/8, [::1]) are allowed without it. Every other host needs HTTPS with a
+    /// certificate that verifies.
+    #[arg(
+        long = "insecure-registry",
+        value_name = "HOST",
+        env = "MULTIARCH_INSECURE_REGISTRIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub insecure_registries: Vec<String>,
+
+    /// Also trust the CA certificates in this PEM file (repeatable). SSL_CERT_FILE is read too.
+    #[arg(long = "ca-file", value_name = "PATH", global = true)]
+    pub ca_files: Vec<PathBuf>,
+
+    /// Username for the registry this command writes to (or reads, for inspect and record).
+    /// Other registries use the auth files (containers' auth.json, Docker's config.json).
+    #[arg(long, env = "MULTIARCH_USERNAME", global = true)]
+    pub username: Option<String>,
+
+    /// Read the password for --username from standard input. MULTIARCH_PASSWORD works too;
+    /// a password is never accepted as an argument.
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show an image or an index: platforms, digests, sizes, config, labels.
+    #[command(after_help = REFERENCE_HELP)]
+    Inspect(InspectArgs),
+    /// Write the record of an image that is already pushed, so it can join a fan-in.
+    ///
+    /// Use it for images built by other tools (docker buildx, buildah, kaniko): the record is
+    /// what `manifest push --records` reads. The platform comes from the image's config.
+    #[command(after_help = REFERENCE_HELP)]
+    Record(RecordArgs),
+    /// Work with image indexes (manifest lists).
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InspectFormat {
+    /// A human-readable summary.
+    Table,
+    /// The multiarch.inspect.v1 JSON document (stable; for scripts).
+    Json,
+    /// The manifest's bytes exactly as stored.
+    Raw,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The image or index to show.
+    #[arg(value_name = "REF")]
+    pub reference: ImageRef,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = InspectFormat::Table)]
+    pub format: InspectFormat,
+
+    /// For an index: show this platform's image (e.g. linux/arm64) instead of the index.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<Platform>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The pushed image (usually by digest, e.g. ghcr.io/org/app@sha256:…). An index gives one
+    /// record per platform image.
+    #[arg(value_name = "REF")]
+    pub reference: ImageRef,
+
+    /// Write the record(s) into this directory as <platform>.json (e.g. linux-arm64.json)
+    /// instead of printing a single record on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// For an index: record only this platform's image.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<Platform>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ManifestCommand {
+    /// The fan-in: stitch single-platform images into one index and push it under tags.
+    ///
+    /// Every child is checked first: its manifest is read by digest and its config's platform
+    /// compared with what its record or index entry claims. Children from other repositories
+    /// are mounted (same registry) or copied. The index is only tagged once every child is in
+    /// place; tags that already hold it are not rewritten. Prints REPO@DIGEST per repository.
+    #[command(after_help = REFERENCE_HELP)]
+    Push(ManifestPushArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IndexFormat {
+    /// An OCI image index.
+    Oci,
+    /// A Docker manifest list, for old registries and clients (cannot carry annotations).
+    Docker,
+}
+
+#[derive(Debug, Args)]
+pub struct ManifestPushArgs {
+    /// Where to publish the index, e.g. ghcr.io/org/app:1.2.3 (repeatable; may name several
+    /// repositories).
+    #[arg(long = "tag", value_name = "REF", required = true)]
+    pub tags: Vec<ImageRef>,
+
+    /// A record file, or a directory of them (*.json), as written by `build --records` or
+    /// `record --out` (repeatable).
+    #[arg(long = "records", value_name = "PATH")]
+    pub records: Vec<PathBuf>,
+
+    /// Images or indexes to include, by tag or digest (an index contributes its entries).
+    #[arg(value_name = "SOURCE_REF")]
+    pub sources: Vec<ImageRef>,
+
+    /// Fail unless the index holds exactly these platforms (comma-separated, e.g.
+    /// linux/amd64,linux/arm64). Use it so a failed build leg can never publish a partial image.
+    #[arg(long, value_name = "LIST")]
+    pub expect_platforms: Option<PlatformList>,
+
+    /// An annotation for the index (repeatable), e.g.
+    /// org.opencontainers.image.source=https://github.com/org/app.
+    #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    pub annotations: Vec<(String, String)>,
+
+    /// The index document to write.
+    #[arg(long, value_enum, default_value_t = IndexFormat::Oci)]
+    pub format: IndexFormat,
+
+    /// Merge into the index already at the first --tag (entries of the same platform are
+    /// replaced), like `buildah manifest create --amend`. Without it, the tag is replaced.
+    #[arg(long)]
+    pub append: bool,
+
+    /// Verify everything and print the index that would be pushed, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A comma-separated list of platforms, as one argument.
+#[derive(Debug, Clone)]
+pub struct PlatformList(pub Vec<Platform>);
+
+impl std::str::FromStr for PlatformList {
+    type Err = multiarch_core::platform::PlatformError;
+
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        Platform::parse_list(input).map(PlatformList)
+    }
+}
+
+fn parse_annotation(input: &str) -> Result<(String, String), String> {
+    match input.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, e.g. org.opencontainers.image.source=https://github.com/org/app; found `{input}`")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_full_manifest_push_command_line_parses() {
+        let cli = Cli::try_parse_from([
+            "multiarch", "manifest", "push", "--tag", "ghcr.io/o/app:1", "--tag", "ghcr.io/o/app:latest",
+            "--records", "records/", "--expect-platforms", "linux/amd64,linux/arm64", "--annotation", "a=b",
+            "--format", "docker", "--append", "--dry-run", "-v", "ghcr.io/o/app:amd64",
+        ])
+        .unwrap();
+        let Command::Manifest(ManifestCommand::Push(args)) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(args.tags.len(), 2);
+        assert_eq!(args.expect_platforms.unwrap().0.len(), 2);
+        assert_eq!(args.sources.len(), 1);
+        assert_eq!(cli.global.verbose, 1);
+    }
+
+    #[test]
+    fn annotations_need_a_key_and_an_equals_sign() {
+        assert_eq!(parse_annotation("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(parse_annotation("a=").unwrap(), ("a".into(), String::new()));
+        assert!(parse_annotation("novalue").is_err());
+        assert!(parse_annotation("=x").is_err());
+    }
+}
