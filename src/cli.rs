@@ -192,8 +192,12 @@ impl std::str::FromStr for PlatformList {
 
 fn parse_annotation(input: &str) -> Result<(String, String), String> {
     match input.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
-        _ => Err(format!("expected KEY=VALUE, e.g. org.opencontainers.image.source=https://github.com/org/app; found `{input}`")),
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!(
+            "expected KEY=VALUE, e.g. org.opencontainers.image.source=https://github.com/org/app; found `{input}`"
+        )),
     }
 }
 
@@ -210,9 +214,25 @@ mod tests {
     #[test]
     fn a_full_manifest_push_command_line_parses() {
         let cli = Cli::try_parse_from([
-            "multiarch", "manifest", "push", "--tag", "ghcr.io/o/app:1", "--tag", "ghcr.io/o/app:latest",
-            "--records", "records/", "--expect-platforms", "linux/amd64,linux/arm64", "--annotation", "a=b",
-            "--format", "docker", "--append", "--dry-run", "-v", "ghcr.io/o/app:amd64",
+            "multiarch",
+            "manifest",
+            "push",
+            "--tag",
+            "ghcr.io/o/app:1",
+            "--tag",
+            "ghcr.io/o/app:latest",
+            "--records",
+            "records/",
+            "--expect-platforms",
+            "linux/amd64,linux/arm64",
+            "--annotation",
+            "a=b",
+            "--format",
+            "docker",
+            "--append",
+            "--dry-run",
+            "-v",
+            "ghcr.io/o/app:amd64",
         ])
         .unwrap();
         let Command::Manifest(ManifestCommand::Push(args)) = cli.command else {
@@ -226,7 +246,10 @@ mod tests {
 
     #[test]
     fn annotations_need_a_key_and_an_equals_sign() {
-        assert_eq!(parse_annotation("a=b=c").unwrap(), ("a".into(), "b=c".into()));
+        assert_eq!(
+            parse_annotation("a=b=c").unwrap(),
+            ("a".into(), "b=c".into())
+        );
         assert_eq!(parse_annotation("a=").unwrap(), ("a".into(), String::new()));
         assert!(parse_annotation("novalue").is_err());
         assert!(parse_annotation("=x").is_err());

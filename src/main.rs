@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use multiarch_core::fanin::FanInError;
 use multiarch_core::record::RecordError;
+use multiarch_core::store::StoreError;
 
 use crate::cli::{Cli, Command, ManifestCommand};
 
@@ -48,7 +49,9 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Inspect(args) => commands::inspect::run(&cli.global, args).await,
             Command::Record(args) => commands::record::run(&cli.global, args).await,
-            Command::Manifest(ManifestCommand::Push(args)) => commands::manifest_push::run(&cli.global, args).await,
+            Command::Manifest(ManifestCommand::Push(args)) => {
+                commands::manifest_push::run(&cli.global, args).await
+            }
         }
     });
     match result {
@@ -80,6 +83,10 @@ fn is_usage(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<RecordError>()
+            || matches!(
+                cause.downcast_ref::<StoreError>(),
+                Some(StoreError::CaFile { .. })
+            )
             || matches!(
                 cause.downcast_ref::<FanInError>(),
                 Some(FanInError::NoTags | FanInError::TagWithDigest { .. } | FanInError::NoSources)

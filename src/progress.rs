@@ -85,7 +85,11 @@ impl BlobProgress for Line {
         let seconds = self.started.elapsed().as_secs_f64();
         if self.size >= NOTEWORTHY {
             let rate = HumanBytes((self.size as f64 / seconds.max(0.001)) as u64);
-            tracing::info!("copied {} ({}) in {seconds:.1} s, {rate}/s", self.digest, HumanBytes(self.size));
+            tracing::info!(
+                "copied {} ({}) in {seconds:.1} s, {rate}/s",
+                self.digest,
+                HumanBytes(self.size)
+            );
         }
     }
 }

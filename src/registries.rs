@@ -36,12 +36,18 @@ pub fn connect(global: &GlobalArgs, primary: &Location) -> Result<Registries> {
     Ok(Registries::new(options)?)
 }
 
-fn explicit_credentials(global: &GlobalArgs, primary: &Location) -> Result<Option<ExplicitCredentials>> {
+fn explicit_credentials(
+    global: &GlobalArgs,
+    primary: &Location,
+) -> Result<Option<ExplicitCredentials>> {
     let from_env = std::env::var(PASSWORD_ENV).ok().filter(|p| !p.is_empty());
     let username = match (&global.username, global.password_stdin) {
         (None, false) => return Ok(None),
         (None, true) => {
-            return Err(UsageError::new("--password-stdin needs --username (or MULTIARCH_USERNAME)").into());
+            return Err(UsageError::new(
+                "--password-stdin needs --username (or MULTIARCH_USERNAME)",
+            )
+            .into());
         }
         (Some(username), _) => username.clone(),
     };

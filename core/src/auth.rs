@@ -95,7 +95,11 @@ pub enum AuthError {
 
 /// The auth files to consult, in order. Files that do not exist are skipped by [`lookup`].
 pub fn auth_files() -> Vec<PathBuf> {
-    let env = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     let mut files = Vec::new();
     files.extend(env("REGISTRY_AUTH_FILE"));
     files.extend(env("XDG_RUNTIME_DIR").map(|d| d.join("containers/auth.json")));
@@ -115,7 +119,11 @@ fn auth_key(registry: &str) -> &str {
 }
 
 /// Finds the credential for `registry`. `Ok(None)` means anonymous access.
-pub fn lookup(registry: &str, explicit: Option<&ExplicitCredentials>, files: &[PathBuf]) -> Result<Option<Found>, AuthError> {
+pub fn lookup(
+    registry: &str,
+    explicit: Option<&ExplicitCredentials>,
+    files: &[PathBuf],
+) -> Result<Option<Found>, AuthError> {
     if let Some(explicit) = explicit.filter(|e| e.registry == registry) {
         return Ok(Some(Found {
             credential: explicit.credential.clone(),
@@ -176,7 +184,7 @@ fn lookup_in_file(registry: &str, path: &Path) -> Result<Option<Found>, AuthErro
         Err(CredentialRetrievalError::HelperCommunicationError) => Err(AuthError::Helper {
             registry: registry.to_owned(),
             path: path.to_owned(),
-            message: "could not run it (is docker-credential-NAME on PATH?)".to_owned(),
+            message: "could not run it, or it exited before reading the request (is docker-credential-NAME on PATH and executable?)".to_owned(),
         }),
         Err(CredentialRetrievalError::MalformedHelperResponse) => Err(AuthError::Helper {
             registry: registry.to_owned(),
@@ -215,8 +223,16 @@ mod tests {
     fn first_file_with_an_entry_wins() {
         let dir = tempfile::tempdir().unwrap();
         // "user:pass" and "other:secret", base64.
-        let a = write(dir.path(), "a.json", r#"{"auths":{"ghcr.io":{"auth":"dXNlcjpwYXNz"}}}"#);
-        let b = write(dir.path(), "b.json", r#"{"auths":{"ghcr.io":{"auth":"b3RoZXI6c2VjcmV0"},"quay.io":{"auth":"b3RoZXI6c2VjcmV0"}}}"#);
+        let a = write(
+            dir.path(),
+            "a.json",
+            r#"{"auths":{"ghcr.io":{"auth":"dXNlcjpwYXNz"}}}"#,
+        );
+        let b = write(
+            dir.path(),
+            "b.json",
+            r#"{"auths":{"ghcr.io":{"auth":"b3RoZXI6c2VjcmV0"},"quay.io":{"auth":"b3RoZXI6c2VjcmV0"}}}"#,
+        );
         let missing = dir.path().join("missing.json");
         let files = [missing, a.clone(), b.clone()];
         let found = lookup("ghcr.io", None, &files).unwrap().unwrap();
@@ -231,7 +247,11 @@ mod tests {
     #[test]
     fn docker_hub_uses_its_historical_key() {
         let dir = tempfile::tempdir().unwrap();
-        let f = write(dir.path(), "c.json", r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"}}}"#);
+        let f = write(
+            dir.path(),
+            "c.json",
+            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"}}}"#,
+        );
         assert!(lookup("docker.io", None, &[f]).unwrap().is_some());
     }
 
@@ -255,7 +275,11 @@ mod tests {
         let bad = write(dir.path(), "bad.json", "{not json");
         let err = lookup("ghcr.io", None, &[bad]).unwrap_err().to_string();
         assert!(err.contains("not valid JSON"), "{err}");
-        let helper = write(dir.path(), "h.json", r#"{"credHelpers":{"ghcr.io":"definitely-not-installed"}}"#);
+        let helper = write(
+            dir.path(),
+            "h.json",
+            r#"{"credHelpers":{"ghcr.io":"definitely-not-installed"}}"#,
+        );
         let err = lookup("ghcr.io", None, &[helper]).unwrap_err().to_string();
         assert!(err.contains("credential helper for ghcr.io"), "{err}");
     }

@@ -19,7 +19,9 @@ pub enum DigestError {
         "`{input}` is not a valid digest ({reason}); expected `sha256:` followed by 64 lowercase hex digits"
     )]
     Invalid { input: String, reason: String },
-    #[error("`{input}` uses the `{algorithm}` algorithm; only sha256 and sha512 digests are supported")]
+    #[error(
+        "`{input}` uses the `{algorithm}` algorithm; only sha256 and sha512 digests are supported"
+    )]
     UnsupportedAlgorithm { input: String, algorithm: String },
 }
 
@@ -198,7 +200,9 @@ mod tests {
         assert!(err.contains("only sha256 and sha512"), "{err}");
         let err = parse("sha256:abc").unwrap_err().to_string();
         assert!(err.contains("64 lowercase hex digits"), "{err}");
-        let err = parse(&format!("sha256:{}", "A".repeat(64))).unwrap_err().to_string();
+        let err = parse(&format!("sha256:{}", "A".repeat(64)))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a valid digest"), "{err}");
     }
 
@@ -247,6 +251,11 @@ mod tests {
         while let Some(chunk) = s.next().await {
             last = Some(chunk);
         }
-        assert!(last.unwrap().unwrap_err().to_string().contains("ended after 11"));
+        assert!(
+            last.unwrap()
+                .unwrap_err()
+                .to_string()
+                .contains("ended after 11")
+        );
     }
 }

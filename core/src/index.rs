@@ -66,7 +66,7 @@ pub enum IndexError {
         "two different images claim {platform}: {first_digest} from {first} and {second_digest} from {second}; each platform may appear once (remove one source, or check that two legs did not build for the same runner)"
     )]
     Duplicate {
-        platform: Platform,
+        platform: String,
         first: String,
         first_digest: String,
         second: String,
@@ -94,8 +94,17 @@ pub enum IndexError {
     },
 }
 
-fn expected_message(expected: &[Platform], missing: &[Platform], unexpected: &[Platform]) -> String {
-    let list = |ps: &[Platform]| ps.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+fn expected_message(
+    expected: &[Platform],
+    missing: &[Platform],
+    unexpected: &[Platform],
+) -> String {
+    let list = |ps: &[Platform]| {
+        ps.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let mut message = format!("the index must hold exactly {}", list(expected));
     if !missing.is_empty() {
         message.push_str(&format!("; missing: {}", list(missing)));
@@ -121,7 +130,12 @@ fn platform_key(platform: &Platform) -> (String, String, String, String) {
 }
 
 fn sort_by_platform(images: &mut [Child]) {
-    images.sort_by_cached_key(|c| (c.platform().map(platform_key), c.descriptor.digest.to_string()));
+    images.sort_by_cached_key(|c| {
+        (
+            c.platform().map(platform_key),
+            c.descriptor.digest.to_string(),
+        )
+    });
 }
 
 /// Sorts images by platform, removes exact repeats (the same digest twice) and refuses two
@@ -130,19 +144,22 @@ pub fn dedupe(mut images: Vec<Child>) -> Result<Vec<Child>, IndexError> {
     sort_by_platform(&mut images);
     let mut unique: Vec<Child> = Vec::with_capacity(images.len());
     for child in images {
-        if let Some(previous) = unique.last() {
-            if previous.platform().map(platform_key) == child.platform().map(platform_key) {
-                if previous.descriptor.digest == child.descriptor.digest {
-                    continue;
-                }
-                return Err(IndexError::Duplicate {
-                    platform: child.platform().cloned().unwrap_or_else(|| Platform::new("", "", None)),
-                    first: previous.origin.clone(),
-                    first_digest: previous.descriptor.digest.to_string(),
-                    second: child.origin,
-                    second_digest: child.descriptor.digest.to_string(),
-                });
+        if let Some(previous) = unique.last()
+            && previous.platform().map(platform_key) == child.platform().map(platform_key)
+        {
+            if previous.descriptor.digest == child.descriptor.digest {
+                continue;
             }
+            return Err(IndexError::Duplicate {
+                platform: child
+                    .platform()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                first: previous.origin.clone(),
+                first_digest: previous.descriptor.digest.to_string(),
+                second: child.origin,
+                second_digest: child.descriptor.digest.to_string(),
+            });
         }
         unique.push(child);
     }
@@ -151,7 +168,11 @@ pub fn dedupe(mut images: Vec<Child>) -> Result<Vec<Child>, IndexError> {
 
 /// Fails unless the images' platforms are exactly `expected` (after normalisation).
 pub fn check_expected(images: &[Child], expected: &[Platform]) -> Result<(), IndexError> {
-    let have: BTreeSet<_> = images.iter().filter_map(Child::platform).map(platform_key).collect();
+    let have: BTreeSet<_> = images
+        .iter()
+        .filter_map(Child::platform)
+        .map(platform_key)
+        .collect();
     let want: BTreeSet<_> = expected.iter().map(platform_key).collect();
     if have == want {
         return Ok(());
@@ -177,7 +198,12 @@ pub fn check_expected(images: &[Child], expected: &[Platform]) -> Result<(), Ind
 /// `--append`: the existing index's entries, except the platforms `new` replaces, plus `new`.
 /// Existing index annotations are kept unless `annotations` sets the same key.
 pub fn merge(existing: &Index, origin: &str, new: Entries) -> (Entries, BTreeMap<String, String>) {
-    let replaced: BTreeSet<_> = new.images.iter().filter_map(Child::platform).map(platform_key).collect();
+    let replaced: BTreeSet<_> = new
+        .images
+        .iter()
+        .filter_map(Child::platform)
+        .map(platform_key)
+        .collect();
     let mut merged = new;
     for descriptor in &existing.manifests {
         let child = Child {
@@ -186,7 +212,9 @@ pub fn merge(existing: &Index, origin: &str, new: Entries) -> (Entries, BTreeMap
         };
         match descriptor.platform.as_ref() {
             _ if descriptor.is_attestation() => merged.extras.push(child),
-            Some(platform) if !replaced.contains(&platform_key(platform)) => merged.images.push(child),
+            Some(platform) if !replaced.contains(&platform_key(platform)) => {
+                merged.images.push(child)
+            }
             Some(_) => {}
             None => merged.extras.push(child),
         }
@@ -207,17 +235,29 @@ pub fn stitch(
     sort_by_platform(&mut images);
 
     // Extras are kept only while what they describe is in the index; each appears once.
-    let present: BTreeSet<String> = images.iter().map(|c| c.descriptor.digest.to_string()).collect();
+    let present: BTreeSet<String> = images
+        .iter()
+        .map(|c| c.descriptor.digest.to_string())
+        .collect();
     let mut seen = BTreeSet::new();
     let mut extras: Vec<Child> = entries
         .extras
         .iter()
-        .filter(|c| c.descriptor.attestation_for().is_none_or(|d| present.contains(d)))
+        .filter(|c| {
+            c.descriptor
+                .attestation_for()
+                .is_none_or(|d| present.contains(d))
+        })
         .filter(|c| seen.insert(c.descriptor.digest.to_string()))
         .cloned()
         .collect();
     extras.sort_by(|a, b| {
-        let key = |c: &Child| (c.descriptor.attestation_for().map(str::to_owned), c.descriptor.digest.to_string());
+        let key = |c: &Child| {
+            (
+                c.descriptor.attestation_for().map(str::to_owned),
+                c.descriptor.digest.to_string(),
+            )
+        };
         key(a).cmp(&key(b))
     });
 
@@ -235,7 +275,11 @@ pub fn stitch(
         schema_version: 2,
         media_type: Some(media_type.to_owned()),
         artifact_type: None,
-        manifests: images.into_iter().chain(extras).map(|c| c.descriptor).collect(),
+        manifests: images
+            .into_iter()
+            .chain(extras)
+            .map(|c| c.descriptor)
+            .collect(),
         subject: None,
         annotations: (!annotations.is_empty()).then(|| annotations.clone()),
     };
@@ -247,10 +291,19 @@ pub fn stitch(
     })
 }
 
-fn check_docker(images: &[Child], annotations: &BTreeMap<String, String>) -> Result<(), IndexError> {
+fn check_docker(
+    images: &[Child],
+    annotations: &BTreeMap<String, String>,
+) -> Result<(), IndexError> {
     let mut keys: BTreeSet<String> = annotations.keys().map(|k| format!("index `{k}`")).collect();
     for child in images {
-        for key in child.descriptor.annotations.iter().flatten().map(|(k, _)| k) {
+        for key in child
+            .descriptor
+            .annotations
+            .iter()
+            .flatten()
+            .map(|(k, _)| k)
+        {
             keys.insert(format!("`{key}` on {}", child.descriptor.digest));
         }
     }
@@ -265,7 +318,10 @@ fn check_docker(images: &[Child], annotations: &BTreeMap<String, String>) -> Res
     {
         return Err(IndexError::DockerChild {
             digest: child.descriptor.digest.to_string(),
-            platform: child.platform().map(ToString::to_string).unwrap_or_default(),
+            platform: child
+                .platform()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             origin: child.origin.clone(),
             media_type: child.descriptor.media_type.clone(),
         });
@@ -296,8 +352,14 @@ mod tests {
         let mut descriptor = Descriptor::new(media_type::OCI_MANIFEST, digest::sha256(b"att"), 10);
         descriptor.platform = Some(Platform::new("unknown", "unknown", None));
         descriptor.annotations = Some(BTreeMap::from([
-            (REFERENCE_TYPE.to_owned(), REFERENCE_TYPE_ATTESTATION.to_owned()),
-            (REFERENCE_DIGEST.to_owned(), subject.descriptor.digest.to_string()),
+            (
+                REFERENCE_TYPE.to_owned(),
+                REFERENCE_TYPE_ATTESTATION.to_owned(),
+            ),
+            (
+                REFERENCE_DIGEST.to_owned(),
+                subject.descriptor.digest.to_string(),
+            ),
         ]));
         Child {
             descriptor,
@@ -340,7 +402,10 @@ mod tests {
             child("linux/arm64/v8", "two", media_type::OCI_MANIFEST),
         ];
         let err = dedupe(clash).unwrap_err().to_string();
-        assert!(err.contains("two different images claim linux/arm64"), "{err}");
+        assert!(
+            err.contains("two different images claim linux/arm64"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -373,15 +438,23 @@ mod tests {
     #[test]
     fn docker_lists_refuse_annotations_and_oci_children() {
         let docker = child("linux/amd64", "d", media_type::DOCKER_MANIFEST);
-        let annotations = BTreeMap::from([("org.opencontainers.image.source".to_owned(), "x".to_owned())]);
+        let annotations =
+            BTreeMap::from([("org.opencontainers.image.source".to_owned(), "x".to_owned())]);
         let err = stitch(&entries(vec![docker.clone()]), &annotations, Format::Docker)
             .unwrap_err()
             .to_string();
         assert!(err.contains("cannot carry annotations"), "{err}");
-        let err = stitch(&entries(vec![oci("linux/arm64")]), &BTreeMap::new(), Format::Docker)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("can only hold Docker schema 2 images"), "{err}");
+        let err = stitch(
+            &entries(vec![oci("linux/arm64")]),
+            &BTreeMap::new(),
+            Format::Docker,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("can only hold Docker schema 2 images"),
+            "{err}"
+        );
         let ok = stitch(&entries(vec![docker]), &BTreeMap::new(), Format::Docker).unwrap();
         assert_eq!(ok.manifest.media_type, media_type::DOCKER_MANIFEST_LIST);
     }
@@ -398,9 +471,14 @@ mod tests {
             annotations: Some(BTreeMap::from([("a".to_owned(), "1".to_owned())])),
         };
         let new_amd = child("linux/amd64", "new", media_type::OCI_MANIFEST);
-        let (merged, annotations) = merge(&existing, "existing index", entries(vec![new_amd.clone()]));
+        let (merged, annotations) =
+            merge(&existing, "existing index", entries(vec![new_amd.clone()]));
         assert_eq!(annotations.get("a").map(String::as_str), Some("1"));
-        let digests: Vec<_> = merged.images.iter().map(|c| c.descriptor.digest.clone()).collect();
+        let digests: Vec<_> = merged
+            .images
+            .iter()
+            .map(|c| c.descriptor.digest.clone())
+            .collect();
         assert!(digests.contains(&new_amd.descriptor.digest));
         assert!(!digests.contains(&old_amd.descriptor.digest));
         assert_eq!(merged.images.len(), 2);

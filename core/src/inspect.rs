@@ -124,7 +124,11 @@ pub enum InspectError {
 }
 
 /// Reads `reference` from `store`. With `platform`, an index is resolved to that platform's image.
-pub async fn inspect(store: &dyn Store, reference: &ImageRef, platform: Option<&Platform>) -> Result<Inspected, InspectError> {
+pub async fn inspect(
+    store: &dyn Store,
+    reference: &ImageRef,
+    platform: Option<&Platform>,
+) -> Result<Inspected, InspectError> {
     let raw = store.get_manifest(&reference.target()).await?;
     let parsed = raw.parse()?;
     let (raw, parsed) = match (parsed, platform) {
@@ -134,7 +138,9 @@ pub async fn inspect(store: &dyn Store, reference: &ImageRef, platform: Option<&
                 wanted: wanted.clone(),
                 available: available(&index),
             })?;
-            let child = store.get_manifest(&ManifestTarget::Digest(entry.digest.clone())).await?;
+            let child = store
+                .get_manifest(&ManifestTarget::Digest(entry.digest.clone()))
+                .await?;
             let parsed = child.parse()?;
             (child, parsed)
         }
@@ -202,7 +208,9 @@ fn index_report(index: &manifest::Index) -> IndexReport {
                 digest: d.digest.clone(),
                 media_type: d.media_type.clone(),
                 size: d.size,
-                platform: (kind == EntryKind::Image).then(|| d.platform.clone()).flatten(),
+                platform: (kind == EntryKind::Image)
+                    .then(|| d.platform.clone())
+                    .flatten(),
                 attestation_for: d.attestation_for().map(str::to_owned),
                 annotations: d.annotations.clone().unwrap_or_default(),
             }
@@ -214,10 +222,17 @@ fn index_report(index: &manifest::Index) -> IndexReport {
     }
 }
 
-async fn image_report(store: &dyn Store, image: &oci_spec::image::ImageManifest) -> Result<ImageReport, InspectError> {
+async fn image_report(
+    store: &dyn Store,
+    image: &oci_spec::image::ImageManifest,
+) -> Result<ImageReport, InspectError> {
     let config_descriptor = image.config();
     let bytes = store
-        .read_blob(config_descriptor.digest(), config_descriptor.size(), MAX_CONFIG_BYTES)
+        .read_blob(
+            config_descriptor.digest(),
+            config_descriptor.size(),
+            MAX_CONFIG_BYTES,
+        )
         .await?;
     let config = manifest::parse_config(config_descriptor.digest(), &bytes)?;
     let runtime = config.config().clone().unwrap_or_default();
@@ -239,8 +254,18 @@ async fn image_report(store: &dyn Store, image: &oci_spec::image::ImageManifest)
         working_dir: runtime.working_dir().clone().filter(|w| !w.is_empty()),
         env: runtime.env().clone().unwrap_or_default(),
         exposed_ports,
-        labels: runtime.labels().clone().unwrap_or_default().into_iter().collect(),
-        annotations: image.annotations().clone().unwrap_or_default().into_iter().collect(),
+        labels: runtime
+            .labels()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        annotations: image
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
         config: blob(config_descriptor),
         layers,
         total_size,

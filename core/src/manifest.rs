@@ -64,7 +64,7 @@ impl RawManifest {
         };
         match media_type::kind(&self.media_type) {
             Some(Kind::Index) => serde_json::from_slice(&self.bytes)
-                .map(Manifest::Index)
+                .map(|index| Manifest::Index(Box::new(index)))
                 .map_err(json_error),
             Some(Kind::Image) => serde_json::from_slice(&self.bytes)
                 .map(|m| Manifest::Image(Box::new(m)))
@@ -80,7 +80,7 @@ impl RawManifest {
 /// A parsed manifest.
 #[derive(Debug, Clone)]
 pub enum Manifest {
-    Index(Index),
+    Index(Box<Index>),
     Image(Box<ImageManifest>),
 }
 
@@ -220,7 +220,12 @@ mod tests {
             panic!("not an index")
         };
         assert_eq!(
-            index.manifests[0].platform.as_ref().unwrap().os_version.as_deref(),
+            index.manifests[0]
+                .platform
+                .as_ref()
+                .unwrap()
+                .os_version
+                .as_deref(),
             Some("10.0.17763.1")
         );
         assert!(!index.manifests[0].is_attestation());
@@ -242,6 +247,9 @@ mod tests {
     #[test]
     fn refuses_unknown_media_types() {
         let raw = RawManifest::new(b"{}".to_vec(), media_type::DOCKER_SCHEMA1_SIGNED);
-        assert!(matches!(raw.parse(), Err(ManifestError::Unsupported { .. })));
+        assert!(matches!(
+            raw.parse(),
+            Err(ManifestError::Unsupported { .. })
+        ));
     }
 }

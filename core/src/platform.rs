@@ -16,9 +16,17 @@ pub struct Platform {
     pub architecture: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
-    #[serde(rename = "os.features", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.features",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_features: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<String>>,
@@ -26,13 +34,17 @@ pub struct Platform {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformError {
-    #[error("`{input}` is not a platform; expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7")]
+    #[error(
+        "`{input}` is not a platform; expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7"
+    )]
     Shape { input: String },
     #[error(
         "`{input}` is not a platform: `{part}` may only hold lowercase letters, digits, `.`, `_` and `-`"
     )]
     Character { input: String, part: String },
-    #[error("the platform list is empty; expected a comma-separated list such as linux/amd64,linux/arm64")]
+    #[error(
+        "the platform list is empty; expected a comma-separated list such as linux/amd64,linux/arm64"
+    )]
     EmptyList,
 }
 
@@ -146,9 +158,9 @@ impl FromStr for Platform {
             });
         }
         for part in &parts {
-            let valid = part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+            let valid = part.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            });
             if !valid {
                 return Err(PlatformError::Character {
                     input: input.to_owned(),
@@ -206,10 +218,20 @@ mod tests {
 
     #[test]
     fn refuses_malformed_platforms() {
-        for bad in ["linux", "linux/", "/amd64", "linux/amd64/v7/x", "Linux/AMD64", "linux/am d64"] {
+        for bad in [
+            "linux",
+            "linux/",
+            "/amd64",
+            "linux/amd64/v7/x",
+            "Linux/AMD64",
+            "linux/am d64",
+        ] {
             assert!(bad.parse::<Platform>().is_err(), "{bad}");
         }
-        assert!(matches!(Platform::parse_list(" , "), Err(PlatformError::EmptyList)));
+        assert!(matches!(
+            Platform::parse_list(" , "),
+            Err(PlatformError::EmptyList)
+        ));
         let list = Platform::parse_list("linux/amd64, linux/arm64\nlinux/arm/v7").unwrap();
         assert_eq!(list.len(), 3);
     }

@@ -70,7 +70,9 @@ impl Record {
     /// The record of the image `descriptor` points at in `location`.
     pub fn new(location: &Location, descriptor: &Descriptor, platform: Platform) -> Self {
         let image = match location {
-            Location::Layout(dir) => Location::Layout(std::path::absolute(dir).unwrap_or_else(|_| dir.clone())),
+            Location::Layout(dir) => {
+                Location::Layout(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
+            }
             other => other.clone(),
         };
         Record {
@@ -124,14 +126,23 @@ impl Record {
                     found: s,
                 });
             }
-            Some(other) => return Err(invalid(format!("its `schema` is {other}, not \"{RECORD_SCHEMA}\""))),
-            None => return Err(invalid(format!("it has no `schema` field (expected \"{RECORD_SCHEMA}\")"))),
+            Some(other) => {
+                return Err(invalid(format!(
+                    "its `schema` is {other}, not \"{RECORD_SCHEMA}\""
+                )));
+            }
+            None => {
+                return Err(invalid(format!(
+                    "it has no `schema` field (expected \"{RECORD_SCHEMA}\")"
+                )));
+            }
         }
         let record: Record = serde_json::from_slice(bytes).map_err(json_error)?;
-        record
-            .image
-            .parse::<Location>()
-            .map_err(|e| invalid(format!("`image` must name a repository without tag or digest: {e}")))?;
+        record.image.parse::<Location>().map_err(|e| {
+            invalid(format!(
+                "`image` must name a repository without tag or digest: {e}"
+            ))
+        })?;
         if media_type::kind(&record.media_type) != Some(Kind::Image) {
             return Err(invalid(format!(
                 "a record describes one platform image, but its mediaType is `{}`",
@@ -145,7 +156,9 @@ impl Record {
             )));
         }
         if record.platform.os.is_empty() || record.platform.architecture.is_empty() {
-            return Err(invalid("`platform` needs both `os` and `architecture`".to_owned()));
+            return Err(invalid(
+                "`platform` needs both `os` and `architecture`".to_owned(),
+            ));
         }
         Ok(record)
     }
@@ -229,13 +242,18 @@ mod tests {
         assert_eq!(path.file_name().unwrap(), "linux-arm-v7.json");
         assert_eq!(Record::read(&path).unwrap(), record);
         let text = String::from_utf8(record.to_json()).unwrap();
-        assert!(text.starts_with("{\n  \"schema\": \"multiarch.record.v1\""), "{text}");
+        assert!(
+            text.starts_with("{\n  \"schema\": \"multiarch.record.v1\""),
+            "{text}"
+        );
         let all = read_all(&[dir.path().to_path_buf()]).unwrap();
         assert_eq!(all.len(), 1);
     }
 
     fn parse_err(json: &str) -> String {
-        Record::parse(json.as_bytes(), Path::new("r.json")).unwrap_err().to_string()
+        Record::parse(json.as_bytes(), Path::new("r.json"))
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -244,11 +262,25 @@ mod tests {
         assert!(parse_err("{").contains("not a multiarch record"));
         assert!(parse_err("{}").contains("no `schema` field"));
         assert!(parse_err(&good.replace(".v1", ".v2")).contains("use the same multiarch version"));
-        assert!(parse_err(&good.replace("application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json")).contains("one platform image"));
-        assert!(parse_err(&good.replace("ghcr.io/team/app", "ghcr.io/team/app:1.0")).contains("without tag or digest"));
-        assert!(parse_err(&good.replace("ghcr.io/team/app", "ghcr.io/Team/app")).contains("lowercase"));
+        assert!(
+            parse_err(&good.replace(
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.oci.image.index.v1+json"
+            ))
+            .contains("one platform image")
+        );
+        assert!(
+            parse_err(&good.replace("ghcr.io/team/app", "ghcr.io/team/app:1.0"))
+                .contains("without tag or digest")
+        );
+        assert!(
+            parse_err(&good.replace("ghcr.io/team/app", "ghcr.io/Team/app")).contains("lowercase")
+        );
         assert!(parse_err(&good.replace("\"size\": 1234", "\"size\": 0")).contains("`size` is 0"));
-        assert!(parse_err(&good.replace("\"annotations\"", "\"extra\": 1, \"annotations\"")).contains("unknown field"));
+        assert!(
+            parse_err(&good.replace("\"annotations\"", "\"extra\": 1, \"annotations\""))
+                .contains("unknown field")
+        );
     }
 
     #[test]

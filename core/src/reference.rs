@@ -70,13 +70,14 @@ pub enum ReferenceError {
     TooLong { input: String },
     #[error("`{input}`: an OCI layout reference needs a directory, as in oci:DIR or oci:DIR:TAG")]
     LayoutDir { input: String },
-    #[error("`{input}` names a tag or digest, but a repository (HOST/REPO or oci:DIR) is expected here")]
+    #[error(
+        "`{input}` names a tag or digest, but a repository (HOST/REPO or oci:DIR) is expected here"
+    )]
     NotARepository { input: String },
 }
 
-static COMPONENT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$").expect("static regex")
-});
+static COMPONENT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$").expect("static regex"));
 static TAG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").expect("static regex"));
 static REGISTRY: LazyLock<Regex> = LazyLock::new(|| {
@@ -258,7 +259,10 @@ fn parse_registry(input: &str, text: &str) -> Result<ImageRef, ReferenceError> {
     };
     let (registry, path) = match name.split_once('/') {
         Some((first, rest))
-            if first.contains('.') || first.contains(':') || first.starts_with('[') || first == "localhost" =>
+            if first.contains('.')
+                || first.contains(':')
+                || first.starts_with('[')
+                || first == "localhost" =>
         {
             (first.to_owned(), rest.to_owned())
         }
@@ -342,9 +346,15 @@ mod tests {
 
     #[test]
     fn docker_defaults() {
-        assert_eq!(parse("alpine").to_string(), "docker.io/library/alpine:latest");
+        assert_eq!(
+            parse("alpine").to_string(),
+            "docker.io/library/alpine:latest"
+        );
         assert_eq!(parse("team/app").to_string(), "docker.io/team/app:latest");
-        assert_eq!(parse("docker://alpine:3.20").to_string(), "docker.io/library/alpine:3.20");
+        assert_eq!(
+            parse("docker://alpine:3.20").to_string(),
+            "docker.io/library/alpine:3.20"
+        );
         let hex = "a".repeat(64);
         let r = parse(&format!("alpine@sha256:{hex}"));
         assert_eq!(r.tag, None);
@@ -363,7 +373,10 @@ mod tests {
         let hex = "b".repeat(64);
         let r = parse(&format!("ghcr.io/o/app:1.2@sha256:{hex}"));
         assert_eq!(r.tag.as_deref(), Some("1.2"));
-        assert_eq!(r.target(), ManifestTarget::Digest(r.digest.clone().unwrap()));
+        assert_eq!(
+            r.target(),
+            ManifestTarget::Digest(r.digest.clone().unwrap())
+        );
     }
 
     #[test]
@@ -377,7 +390,10 @@ mod tests {
         let hex = "c".repeat(64);
         let r = parse(&format!("oci:dir@sha256:{hex}"));
         assert!(r.digest.is_some());
-        assert!(matches!("oci:".parse::<ImageRef>(), Err(ReferenceError::LayoutDir { .. })));
+        assert!(matches!(
+            "oci:".parse::<ImageRef>(),
+            Err(ReferenceError::LayoutDir { .. })
+        ));
     }
 
     #[test]
@@ -399,15 +415,30 @@ mod tests {
         assert_eq!(location.to_string(), "ghcr.io/team/app");
         assert!("ghcr.io/team/app:1".parse::<Location>().is_err());
         assert!("oci:/tmp/x:tag".parse::<Location>().is_err());
-        assert_eq!("oci:/tmp/x".parse::<Location>().unwrap(), Location::Layout("/tmp/x".into()));
+        assert_eq!(
+            "oci:/tmp/x".parse::<Location>().unwrap(),
+            Location::Layout("/tmp/x".into())
+        );
     }
 
     #[test]
     fn loopback_hosts() {
-        for host in ["localhost", "localhost:5000", "127.0.0.1", "127.1.2.3:80", "[::1]", "[::1]:5000"] {
+        for host in [
+            "localhost",
+            "localhost:5000",
+            "127.0.0.1",
+            "127.1.2.3:80",
+            "[::1]",
+            "[::1]:5000",
+        ] {
             assert!(is_loopback(host), "{host}");
         }
-        for host in ["ghcr.io", "10.0.0.1:5000", "localhost.example", "[::2]:5000"] {
+        for host in [
+            "ghcr.io",
+            "10.0.0.1:5000",
+            "localhost.example",
+            "[::2]:5000",
+        ] {
             assert!(!is_loopback(host), "{host}");
         }
     }

@@ -85,17 +85,20 @@ pub async fn ensure_manifest(
     match manifest.parse()? {
         Manifest::Index(index) => {
             for child in &index.manifests {
-                let child = source.get_manifest(&ManifestTarget::Digest(child.digest.clone())).await?;
+                let child = source
+                    .get_manifest(&ManifestTarget::Digest(child.digest.clone()))
+                    .await?;
                 stats += Box::pin(ensure_manifest(source, target, &child, progress)).await?;
             }
         }
         Manifest::Image(image) => {
             let blobs = std::iter::once(image.config()).chain(image.layers().iter());
-            let copies = stream::iter(blobs.filter(|blob| is_distributable(blob.media_type().as_ref())))
-                .map(|blob| ensure_blob(source, target, blob.digest(), blob.size(), progress))
-                .buffer_unordered(PARALLEL_BLOBS)
-                .try_collect::<Vec<TransferStats>>()
-                .await?;
+            let copies =
+                stream::iter(blobs.filter(|blob| is_distributable(blob.media_type().as_ref())))
+                    .map(|blob| ensure_blob(source, target, blob.digest(), blob.size(), progress))
+                    .buffer_unordered(PARALLEL_BLOBS)
+                    .try_collect::<Vec<TransferStats>>()
+                    .await?;
             for copy in copies {
                 stats += copy;
             }
@@ -158,8 +161,14 @@ mod tests {
 
     async fn put_blob(store: &LayoutStore, bytes: &'static [u8]) -> (Digest, usize) {
         let digest = digest::sha256(bytes);
-        let data: BlobStream = Box::pin(stream::once(async move { Ok(bytes::Bytes::from_static(bytes)) }));
-        store.put_blob(&digest, bytes.len() as u64, data).await.unwrap();
+        let data: BlobStream =
+            Box::pin(stream::once(
+                async move { Ok(bytes::Bytes::from_static(bytes)) },
+            ));
+        store
+            .put_blob(&digest, bytes.len() as u64, data)
+            .await
+            .unwrap();
         (digest, bytes.len())
     }
 
@@ -168,8 +177,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let source = LayoutStore::new(dir.path().join("a"));
         let target = LayoutStore::new(dir.path().join("b"));
-        let (config, config_size) =
-            put_blob(&source, br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#).await;
+        let (config, config_size) = put_blob(
+            &source,
+            br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#,
+        )
+        .await;
         let (layer, layer_size) = put_blob(&source, b"layer bytes").await;
         let json = format!(
             r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{config}","size":{config_size}}},"layers":[{{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"{layer}","size":{layer_size}}}]}}"#,
@@ -182,7 +194,9 @@ mod tests {
             .await
             .unwrap();
 
-        let stats = ensure_manifest(&source, &target, &manifest, &Quiet).await.unwrap();
+        let stats = ensure_manifest(&source, &target, &manifest, &Quiet)
+            .await
+            .unwrap();
         assert_eq!(stats.blobs_copied, 2);
         assert_eq!(stats.manifests_written, 1);
         let copied = target
@@ -191,7 +205,9 @@ mod tests {
             .unwrap();
         assert_eq!(copied, manifest);
 
-        let again = ensure_manifest(&source, &target, &manifest, &Quiet).await.unwrap();
+        let again = ensure_manifest(&source, &target, &manifest, &Quiet)
+            .await
+            .unwrap();
         assert_eq!(again, TransferStats::default());
     }
 }

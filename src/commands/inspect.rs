@@ -13,10 +13,14 @@ use crate::registries;
 
 pub async fn run(global: &GlobalArgs, args: &InspectArgs) -> Result<()> {
     let registries = registries::connect(global, &args.reference.location)?;
-    let store = store::open(&args.reference.location, &registries).await?;
-    let inspected = inspect::inspect(store.as_ref(), &args.reference, args.platform.as_ref())
-        .await
-        .with_context(|| format!("inspecting {}", args.reference))?;
+    let inspected = async {
+        let store = store::open(&args.reference.location, &registries).await?;
+        inspect::inspect(store.as_ref(), &args.reference, args.platform.as_ref())
+            .await
+            .map_err(anyhow::Error::from)
+    }
+    .await
+    .with_context(|| format!("inspecting {}", args.reference))?;
     let mut stdout = std::io::stdout().lock();
     match args.format {
         InspectFormat::Raw => stdout.write_all(&inspected.raw.bytes)?,
@@ -106,7 +110,11 @@ fn index_table(out: &mut String, index: &IndexReport) {
             ]
         })
         .collect();
-    let images = index.manifests.iter().filter(|e| e.kind == EntryKind::Image).count();
+    let images = index
+        .manifests
+        .iter()
+        .filter(|e| e.kind == EntryKind::Image)
+        .count();
     field(out, "Platforms", &images.to_string());
     out.push('\n');
     rows(out, &["PLATFORM", "DIGEST", "SIZE", "MEDIA TYPE"], &entries);
@@ -114,7 +122,10 @@ fn index_table(out: &mut String, index: &IndexReport) {
 }
 
 fn image_table(out: &mut String, image: &ImageReport) {
-    let json = |v: &Option<Vec<String>>| v.as_ref().map(|v| serde_json::to_string(v).unwrap_or_default());
+    let json = |v: &Option<Vec<String>>| {
+        v.as_ref()
+            .map(|v| serde_json::to_string(v).unwrap_or_default())
+    };
     field(out, "Platform", &image.platform.to_string());
     let optional = [
         ("Created", image.created.clone()),
@@ -122,7 +133,10 @@ fn image_table(out: &mut String, image: &ImageReport) {
         ("Cmd", json(&image.cmd)),
         ("User", image.user.clone()),
         ("WorkingDir", image.working_dir.clone()),
-        ("Ports", (!image.exposed_ports.is_empty()).then(|| image.exposed_ports.join(", "))),
+        (
+            "Ports",
+            (!image.exposed_ports.is_empty()).then(|| image.exposed_ports.join(", ")),
+        ),
     ];
     for (name, value) in optional {
         if let Some(value) = value {
@@ -132,13 +146,23 @@ fn image_table(out: &mut String, image: &ImageReport) {
     field(
         out,
         "Size",
-        &format!("{} in {} layer(s)", HumanBytes(image.total_size), image.layers.len()),
+        &format!(
+            "{} in {} layer(s)",
+            HumanBytes(image.total_size),
+            image.layers.len()
+        ),
     );
     out.push('\n');
     let layers: Vec<Vec<String>> = image
         .layers
         .iter()
-        .map(|l| vec![l.digest.to_string(), HumanBytes(l.size).to_string(), l.media_type.clone()])
+        .map(|l| {
+            vec![
+                l.digest.to_string(),
+                HumanBytes(l.size).to_string(),
+                l.media_type.clone(),
+            ]
+        })
         .collect();
     rows(out, &["LAYER", "SIZE", "MEDIA TYPE"], &layers);
     list(

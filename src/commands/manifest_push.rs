@@ -56,7 +56,10 @@ pub async fn run(global: &GlobalArgs, args: &ManifestPushArgs) -> Result<()> {
         return Ok(());
     }
     for published in &outcome.published {
-        println!("{}", ImageRef::pinned(&published.location, &outcome.manifest.digest));
+        println!(
+            "{}",
+            ImageRef::pinned(&published.location, &outcome.manifest.digest)
+        );
     }
     Ok(())
 }

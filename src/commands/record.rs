@@ -15,14 +15,23 @@ pub async fn run(global: &GlobalArgs, args: &RecordArgs) -> Result<()> {
         let available: Vec<String> = records.iter().map(|r| r.platform.to_string()).collect();
         records.retain(|r| r.platform.matches(wanted));
         if records.is_empty() {
-            bail!("{} has no image for {wanted}; it has: {}", args.reference, available.join(", "));
+            bail!(
+                "{} has no image for {wanted}; it has: {}",
+                args.reference,
+                available.join(", ")
+            );
         }
     }
     match &args.out {
         Some(dir) => {
             for record in &records {
                 let path = record.write(dir)?;
-                tracing::info!("recorded {} {}@{}", record.platform, record.image, record.digest);
+                tracing::info!(
+                    "recorded {} {}@{}",
+                    record.platform,
+                    record.image,
+                    record.digest
+                );
                 println!("{}", path.display());
             }
         }

@@ -64,9 +64,13 @@ pub struct Published {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FanInError {
-    #[error("no --tag given: name at least one place to publish the index (e.g. --tag ghcr.io/org/app:1.0)")]
+    #[error(
+        "no --tag given: name at least one place to publish the index (e.g. --tag ghcr.io/org/app:1.0)"
+    )]
     NoTags,
-    #[error("--tag {tag} carries a digest; a tag names where the index goes (drop the @sha256:… part)")]
+    #[error(
+        "--tag {tag} carries a digest; a tag names where the index goes (drop the @sha256:… part)"
+    )]
     TagWithDigest { tag: String },
     #[error("no sources given: pass record files with --records, or image references")]
     NoSources,
@@ -101,16 +105,20 @@ pub enum FanInError {
     PlatformMismatch {
         origin: String,
         digest: String,
-        claimed: Platform,
-        actual: Platform,
+        claimed: Box<Platform>,
+        actual: Box<Platform>,
     },
-    #[error("{origin}: {digest} is `{media_type}`, not an image manifest; an index entry must be one platform image")]
+    #[error(
+        "{origin}: {digest} is `{media_type}`, not an image manifest; an index entry must be one platform image"
+    )]
     NotAnImage {
         origin: String,
         digest: String,
         media_type: String,
     },
-    #[error("--append: {tag} holds an image manifest, not an index; run without --append to replace it")]
+    #[error(
+        "--append: {tag} holds an image manifest, not an index; run without --append to replace it"
+    )]
     AppendToImage { tag: String },
     #[error(transparent)]
     Index(#[from] IndexError),
@@ -147,21 +155,31 @@ struct Target {
 }
 
 /// Runs the fan-in.
-pub async fn run(request: &Request, registries: &Registries, progress: &dyn Progress) -> Result<Outcome, FanInError> {
+pub async fn run(
+    request: &Request,
+    registries: &Registries,
+    progress: &dyn Progress,
+) -> Result<Outcome, FanInError> {
     let targets = open_targets(&request.tags, registries).await?;
     if request.records.is_empty() && request.references.is_empty() {
         return Err(FanInError::NoSources);
     }
 
     let count = request.records.len() + request.references.len();
-    tracing::info!("verifying {count} source{}", if count == 1 { "" } else { "s" });
+    tracing::info!(
+        "verifying {count} source{}",
+        if count == 1 { "" } else { "s" }
+    );
     let resolved = resolve_all(request, registries).await?;
     let mut images = Vec::new();
     let mut extras = Vec::new();
     let mut found_in: HashMap<Digest, (Arc<dyn Store>, RawManifest)> = HashMap::new();
     for source in resolved {
         for found in source.images.iter().chain(&source.extras) {
-            found_in.insert(found.manifest.digest.clone(), (found.store.clone(), found.manifest.clone()));
+            found_in.insert(
+                found.manifest.digest.clone(),
+                (found.store.clone(), found.manifest.clone()),
+            );
         }
         images.extend(source.images.into_iter().map(|f| f.child));
         extras.extend(source.extras.into_iter().map(|f| f.child));
@@ -246,14 +264,19 @@ pub async fn run(request: &Request, registries: &Registries, progress: &dyn Prog
     Ok(outcome)
 }
 
-async fn open_targets(tags: &[ImageRef], registries: &Registries) -> Result<Vec<Target>, FanInError> {
+async fn open_targets(
+    tags: &[ImageRef],
+    registries: &Registries,
+) -> Result<Vec<Target>, FanInError> {
     if tags.is_empty() {
         return Err(FanInError::NoTags);
     }
     let mut targets: Vec<(Location, Vec<String>)> = Vec::new();
     for tag in tags {
         if tag.digest.is_some() {
-            return Err(FanInError::TagWithDigest { tag: tag.to_string() });
+            return Err(FanInError::TagWithDigest {
+                tag: tag.to_string(),
+            });
         }
         let ManifestTarget::Tag(name) = tag.target() else {
             unreachable!("references without a digest target a tag")
@@ -274,7 +297,10 @@ async fn open_targets(tags: &[ImageRef], registries: &Registries) -> Result<Vec<
     Ok(opened)
 }
 
-async fn resolve_all(request: &Request, registries: &Registries) -> Result<Vec<Resolved>, FanInError> {
+async fn resolve_all(
+    request: &Request,
+    registries: &Registries,
+) -> Result<Vec<Resolved>, FanInError> {
     let records = request
         .records
         .iter()
@@ -291,7 +317,9 @@ async fn resolve_all(request: &Request, registries: &Registries) -> Result<Vec<R
     match failed.len() {
         0 => Ok(ok.into_iter().flatten().collect()),
         1 => Err(failed.remove(0).expect_err("partitioned")),
-        _ => Err(FanInError::Several(failed.into_iter().filter_map(Result::err).collect())),
+        _ => Err(FanInError::Several(
+            failed.into_iter().filter_map(Result::err).collect(),
+        )),
     }
 }
 
@@ -315,9 +343,13 @@ async fn existing_entries(
         }
         Err(e) => return Err(FanInError::store(&tag_name, e)),
     };
-    match existing.parse().map_err(|e| FanInError::manifest(&tag_name, e))? {
+    match existing
+        .parse()
+        .map_err(|e| FanInError::manifest(&tag_name, e))?
+    {
         Manifest::Index(index) => {
-            let (merged, annotations) = index::merge(&index, &format!("the existing index at {tag_name}"), new);
+            let (merged, annotations) =
+                index::merge(&index, &format!("the existing index at {tag_name}"), new);
             Ok((
                 Entries {
                     images: index::dedupe(merged.images)?,
@@ -338,23 +370,36 @@ struct Source {
     manifest: Option<RawManifest>,
 }
 
-async fn copy_children(children: &[Source], target: &dyn Store, progress: &dyn Progress) -> Result<TransferStats, FanInError> {
+async fn copy_children(
+    children: &[Source],
+    target: &dyn Store,
+    progress: &dyn Progress,
+) -> Result<TransferStats, FanInError> {
     let publish_error = |source| FanInError::Publish {
         location: target.location().to_string(),
         source,
     };
-    let copies = stream::iter(children.iter().filter(|c| !c.store.location().same_as(target.location())))
-        .map(|child| async move {
-            let manifest = match &child.manifest {
-                Some(manifest) => manifest.clone(),
-                None => child.store.get_manifest(&ManifestTarget::Digest(child.digest.clone())).await?,
-            };
-            transfer::ensure_manifest(child.store.as_ref(), target, &manifest, progress).await
-        })
-        .buffer_unordered(PARALLEL_SOURCES)
-        .try_collect::<Vec<_>>()
-        .await
-        .map_err(publish_error)?;
+    let copies = stream::iter(
+        children
+            .iter()
+            .filter(|c| !c.store.location().same_as(target.location())),
+    )
+    .map(|child| async move {
+        let manifest = match &child.manifest {
+            Some(manifest) => manifest.clone(),
+            None => {
+                child
+                    .store
+                    .get_manifest(&ManifestTarget::Digest(child.digest.clone()))
+                    .await?
+            }
+        };
+        transfer::ensure_manifest(child.store.as_ref(), target, &manifest, progress).await
+    })
+    .buffer_unordered(PARALLEL_SOURCES)
+    .try_collect::<Vec<_>>()
+    .await
+    .map_err(publish_error)?;
     let mut stats = TransferStats::default();
     for copy in copies {
         stats += copy;
@@ -377,11 +422,18 @@ async fn publish(target: &Target, manifest: &RawManifest) -> Result<Published, F
     for tag in &target.tags {
         let at = ManifestTarget::Tag(tag.clone());
         if target.store.resolve(&at).await.map_err(fail)? == Some(manifest.digest.clone()) {
-            tracing::info!("{location}:{tag} already holds {}; left as is", manifest.digest);
+            tracing::info!(
+                "{location}:{tag} already holds {}; left as is",
+                manifest.digest
+            );
             published.unchanged.push(tag.clone());
             continue;
         }
-        target.store.put_manifest(&at, manifest).await.map_err(fail)?;
+        target
+            .store
+            .put_manifest(&at, manifest)
+            .await
+            .map_err(fail)?;
         tracing::info!("tagged {location}:{tag}");
         published.written.push(tag.clone());
     }
@@ -390,14 +442,21 @@ async fn publish(target: &Target, manifest: &RawManifest) -> Result<Published, F
 
 /// The records of the platform images `reference` names: one for an image, one per platform
 /// image of an index. Each is verified as a fan-in child is (manifest by digest, config platform).
-pub async fn records(reference: &ImageRef, registries: &Registries) -> Result<Vec<Record>, FanInError> {
+pub async fn records(
+    reference: &ImageRef,
+    registries: &Registries,
+) -> Result<Vec<Record>, FanInError> {
     let resolved = resolve::reference(reference, registries).await?;
     let mut records: Vec<Record> = resolved
         .images
         .into_iter()
         .filter_map(|found| {
             let platform = found.child.descriptor.platform.clone()?;
-            Some(Record::new(found.store.location(), &found.child.descriptor, platform))
+            Some(Record::new(
+                found.store.location(),
+                &found.child.descriptor,
+                platform,
+            ))
         })
         .collect();
     records.sort_by(|a, b| a.platform.cmp(&b.platform));

@@ -33,13 +33,19 @@ pub(super) struct Resolved {
 }
 
 /// A record: the manifest must exist, match the record, and be the platform the record claims.
-pub(super) async fn record(path: &Path, record: &Record, registries: &Registries) -> Result<Resolved, FanInError> {
+pub(super) async fn record(
+    path: &Path,
+    record: &Record,
+    registries: &Registries,
+) -> Result<Resolved, FanInError> {
     let origin = format!("record {}", path.display());
     let location = record.location().map_err(|e| FanInError::Record {
         origin: origin.clone(),
         message: e.to_string(),
     })?;
-    let store = store::open(&location, registries).await.map_err(|e| FanInError::store(&origin, e))?;
+    let store = store::open(&location, registries)
+        .await
+        .map_err(|e| FanInError::store(&origin, e))?;
     let manifest = store
         .get_manifest(&ManifestTarget::Digest(record.digest.clone()))
         .await
@@ -53,10 +59,18 @@ pub(super) async fn record(path: &Path, record: &Record, registries: &Registries
         actual,
     };
     if manifest.media_type != record.media_type {
-        return Err(mismatch("mediaType", record.media_type.clone(), manifest.media_type.clone()));
+        return Err(mismatch(
+            "mediaType",
+            record.media_type.clone(),
+            manifest.media_type.clone(),
+        ));
     }
     if manifest.size() != record.size {
-        return Err(mismatch("size", record.size.to_string(), manifest.size().to_string()));
+        return Err(mismatch(
+            "size",
+            record.size.to_string(),
+            manifest.size().to_string(),
+        ));
     }
     let platform = verify_image(store.as_ref(), &manifest, Some(&record.platform), &origin).await?;
     let mut descriptor = manifest.descriptor();
@@ -74,7 +88,10 @@ pub(super) async fn record(path: &Path, record: &Record, registries: &Registries
 
 /// An image reference: an image contributes itself; an index contributes its entries, each
 /// verified like a record.
-pub(super) async fn reference(reference: &ImageRef, registries: &Registries) -> Result<Resolved, FanInError> {
+pub(super) async fn reference(
+    reference: &ImageRef,
+    registries: &Registries,
+) -> Result<Resolved, FanInError> {
     let origin = reference.to_string();
     let store = store::open(&reference.location, registries)
         .await
@@ -83,7 +100,10 @@ pub(super) async fn reference(reference: &ImageRef, registries: &Registries) -> 
         .get_manifest(&reference.target())
         .await
         .map_err(|e| FanInError::store(&origin, e))?;
-    match manifest.parse().map_err(|e| FanInError::manifest(&origin, e))? {
+    match manifest
+        .parse()
+        .map_err(|e| FanInError::manifest(&origin, e))?
+    {
         Manifest::Image(_) => {
             let platform = verify_image(store.as_ref(), &manifest, None, &origin).await?;
             let mut descriptor = manifest.descriptor();
@@ -117,7 +137,11 @@ pub(super) async fn reference(reference: &ImageRef, registries: &Registries) -> 
     }
 }
 
-async fn index_entry(store: Arc<dyn Store>, entry: Descriptor, index_origin: &str) -> Result<(Found, bool), FanInError> {
+async fn index_entry(
+    store: Arc<dyn Store>,
+    entry: Descriptor,
+    index_origin: &str,
+) -> Result<(Found, bool), FanInError> {
     let origin = format!("{index_origin} entry {}", entry.digest);
     let manifest = store
         .get_manifest(&ManifestTarget::Digest(entry.digest.clone()))
@@ -126,7 +150,13 @@ async fn index_entry(store: Arc<dyn Store>, entry: Descriptor, index_origin: &st
     let is_image = !entry.is_attestation() && entry.platform.is_some();
     let mut descriptor = entry;
     if is_image {
-        let platform = verify_image(store.as_ref(), &manifest, descriptor.platform.as_ref(), &origin).await?;
+        let platform = verify_image(
+            store.as_ref(),
+            &manifest,
+            descriptor.platform.as_ref(),
+            &origin,
+        )
+        .await?;
         descriptor.platform = Some(platform);
     }
     Ok((
@@ -147,7 +177,10 @@ async fn verify_image(
     claimed: Option<&Platform>,
     origin: &str,
 ) -> Result<Platform, FanInError> {
-    let Manifest::Image(image) = manifest.parse().map_err(|e| FanInError::manifest(origin, e))? else {
+    let Manifest::Image(image) = manifest
+        .parse()
+        .map_err(|e| FanInError::manifest(origin, e))?
+    else {
         return Err(FanInError::NotAnImage {
             origin: origin.to_owned(),
             digest: manifest.digest.to_string(),
@@ -159,17 +192,18 @@ async fn verify_image(
         .read_blob(config.digest(), config.size(), MAX_CONFIG_BYTES)
         .await
         .map_err(|e| FanInError::store(origin, e))?;
-    let config = manifest::parse_config(config.digest(), &bytes).map_err(|e| FanInError::manifest(origin, e))?;
+    let config = manifest::parse_config(config.digest(), &bytes)
+        .map_err(|e| FanInError::manifest(origin, e))?;
     let actual = manifest::config_platform(&config).normalized();
-    if let Some(claimed) = claimed {
-        if !claimed.matches(&actual) {
-            return Err(FanInError::PlatformMismatch {
-                origin: origin.to_owned(),
-                digest: manifest.digest.to_string(),
-                claimed: claimed.clone(),
-                actual,
-            });
-        }
+    if let Some(claimed) = claimed
+        && !claimed.matches(&actual)
+    {
+        return Err(FanInError::PlatformMismatch {
+            origin: origin.to_owned(),
+            digest: manifest.digest.to_string(),
+            claimed: Box::new(claimed.clone()),
+            actual: Box::new(actual),
+        });
     }
     Ok(actual)
 }

@@ -87,19 +87,31 @@ impl LayoutStore {
         if self.has_layout()? {
             Ok(())
         } else {
-            Err(self.layout_error(format!("there is no OCI image layout here (no `{LAYOUT_FILE}` file)")))
+            Err(self.layout_error(format!(
+                "it has no `{LAYOUT_FILE}` file; is the path right?"
+            )))
         }
     }
 
-    /// Creates the layout skeleton, refusing to write into a non-empty directory of something else.
+    /// Creates the layout skeleton, refusing to write into a directory that holds anything but a
+    /// layout (another writer may be creating one at the same moment, so layout entries are fine).
     fn ensure_layout(&self) -> Result<(), StoreError> {
         if self.has_layout()? {
             return Ok(());
         }
-        if let Ok(mut entries) = std::fs::read_dir(&self.dir) {
-            if entries.next().is_some() {
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            let foreign = entries.filter_map(Result::ok).find(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                !(name == LAYOUT_FILE
+                    || name == INDEX_FILE
+                    || name == "blobs"
+                    || name.starts_with(".tmp"))
+            });
+            if let Some(foreign) = foreign {
                 return Err(self.layout_error(format!(
-                    "the directory is not empty and has no `{LAYOUT_FILE}` file; refusing to write an image layout into it"
+                    "it holds other things (such as `{}`) and no `{LAYOUT_FILE}` file; refusing to write an image layout into it",
+                    foreign.file_name().to_string_lossy()
                 )));
             }
         }
@@ -114,8 +126,9 @@ impl LayoutStore {
     fn read_index(&self) -> Result<Index, StoreError> {
         let path = self.dir.join(INDEX_FILE);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|e| self.layout_error(format!("its {INDEX_FILE} is not a valid image index: {e}"))),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                self.layout_error(format!("its {INDEX_FILE} is not a valid image index: {e}"))
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(empty_index()),
             Err(e) => Err(Self::io_error(&path)(e)),
         }
@@ -126,13 +139,20 @@ impl LayoutStore {
         self.require_layout()?;
         let index = self.read_index()?;
         Ok(match target {
-            ManifestTarget::Digest(digest) => index.manifests.into_iter().find(|d| &d.digest == digest),
+            ManifestTarget::Digest(digest) => {
+                index.manifests.into_iter().find(|d| &d.digest == digest)
+            }
             ManifestTarget::Tag(tag) => {
-                let tagged = index.manifests.iter().find(|d| d.annotation(REF_NAME) == Some(tag));
+                let tagged = index
+                    .manifests
+                    .iter()
+                    .find(|d| d.annotation(REF_NAME) == Some(tag));
                 match tagged {
                     Some(found) => Some(found.clone()),
                     // As skopeo does, `oci:DIR` alone means the only image of a one-image layout.
-                    None if tag == DEFAULT_TAG && index.manifests.len() == 1 => index.manifests.into_iter().next(),
+                    None if tag == DEFAULT_TAG && index.manifests.len() == 1 => {
+                        index.manifests.into_iter().next()
+                    }
                     None => None,
                 }
             }
@@ -154,7 +174,9 @@ impl LayoutStore {
     fn not_found(&self, target: &ManifestTarget) -> StoreError {
         let tags = self.tags();
         let what = match (target, tags.is_empty()) {
-            (ManifestTarget::Tag(_), false) => format!("manifest {target} (tags here: {})", tags.join(", ")),
+            (ManifestTarget::Tag(_), false) => {
+                format!("manifest {target} (tags here: {})", tags.join(", "))
+            }
             _ => format!("manifest {target}"),
         };
         StoreError::NotFound {
@@ -164,7 +186,12 @@ impl LayoutStore {
     }
 
     /// Adds or moves `descriptor` in `index.json` under an exclusive lock.
-    fn record_manifest(&self, target: &ManifestTarget, descriptor: Descriptor, children: BTreeSet<String>) -> Result<(), StoreError> {
+    fn record_manifest(
+        &self,
+        target: &ManifestTarget,
+        descriptor: Descriptor,
+        children: BTreeSet<String>,
+    ) -> Result<(), StoreError> {
         let lock_path = self.dir.join(LAYOUT_FILE);
         let lock = File::open(&lock_path).map_err(Self::io_error(&lock_path))?;
         lock.lock().map_err(Self::io_error(&lock_path))?;
@@ -184,7 +211,11 @@ impl LayoutStore {
                 index.manifests.push(tagged);
             }
             ManifestTarget::Digest(_) => {
-                if index.manifests.iter().any(|d| d.digest == descriptor.digest) {
+                if index
+                    .manifests
+                    .iter()
+                    .any(|d| d.digest == descriptor.digest)
+                {
                     return Ok(());
                 }
                 index.manifests.push(descriptor);
@@ -195,10 +226,17 @@ impl LayoutStore {
         // The lock is released when `lock` drops.
     }
 
-    async fn write_blob(&self, digest: &Digest, size: u64, mut data: BlobStream) -> Result<(), StoreError> {
+    async fn write_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+        mut data: BlobStream,
+    ) -> Result<(), StoreError> {
         let path = self.blob_path(digest);
         let parent = path.parent().expect("blob paths have a parent").to_owned();
-        tokio::fs::create_dir_all(&parent).await.map_err(Self::io_error(&parent))?;
+        tokio::fs::create_dir_all(&parent)
+            .await
+            .map_err(Self::io_error(&parent))?;
         let temp = tempfile::NamedTempFile::new_in(&parent).map_err(Self::io_error(&parent))?;
         let (std_file, temp_path) = temp.into_parts();
         let mut file = tokio::fs::File::from_std(std_file);
@@ -210,7 +248,9 @@ impl LayoutStore {
                 message: e.to_string(),
             })?;
             hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(Self::io_error(&temp_path))?;
+            file.write_all(&chunk)
+                .await
+                .map_err(Self::io_error(&temp_path))?;
         }
         file.flush().await.map_err(Self::io_error(&temp_path))?;
         let written = hasher.len();
@@ -225,7 +265,9 @@ impl LayoutStore {
         }
         file.sync_all().await.map_err(Self::io_error(&temp_path))?;
         drop(file);
-        temp_path.persist(&path).map_err(|e| Self::io_error(&path)(e.error))?;
+        temp_path
+            .persist(&path)
+            .map_err(|e| Self::io_error(&path)(e.error))?;
         Ok(())
     }
 }
@@ -246,8 +288,11 @@ fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), StoreErr
     let path = dir.join(name);
     let io = LayoutStore::io_error(&path);
     let mut file = tempfile::NamedTempFile::new_in(dir).map_err(LayoutStore::io_error(dir))?;
-    file.write_all(bytes).map_err(LayoutStore::io_error(&path))?;
-    file.as_file().sync_all().map_err(LayoutStore::io_error(&path))?;
+    file.write_all(bytes)
+        .map_err(LayoutStore::io_error(&path))?;
+    file.as_file()
+        .sync_all()
+        .map_err(LayoutStore::io_error(&path))?;
     file.persist(&path).map_err(|e| io(e.error))?;
     Ok(())
 }
@@ -264,7 +309,9 @@ impl Store for LayoutStore {
         }
         match target {
             ManifestTarget::Tag(_) => Ok(self.find(target)?.map(|d| d.digest)),
-            ManifestTarget::Digest(digest) => Ok(self.blob_path(digest).is_file().then(|| digest.clone())),
+            ManifestTarget::Digest(digest) => {
+                Ok(self.blob_path(digest).is_file().then(|| digest.clone()))
+            }
         }
     }
 
@@ -278,7 +325,9 @@ impl Store for LayoutStore {
         let path = self.blob_path(&digest);
         let size = match std::fs::metadata(&path) {
             Ok(meta) => meta.len(),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(self.not_found(target)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.not_found(target));
+            }
             Err(e) => return Err(Self::io_error(&path)(e)),
         };
         if size > MAX_MANIFEST_BYTES {
@@ -289,7 +338,9 @@ impl Store for LayoutStore {
                 limit: MAX_MANIFEST_BYTES,
             });
         }
-        let bytes = tokio::fs::read(&path).await.map_err(Self::io_error(&path))?;
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(Self::io_error(&path))?;
         let actual = digest::digest_like(&digest, &bytes);
         if actual != digest {
             return Err(StoreError::DigestMismatch {
@@ -311,13 +362,22 @@ impl Store for LayoutStore {
         })
     }
 
-    async fn put_manifest(&self, target: &ManifestTarget, manifest: &RawManifest) -> Result<(), StoreError> {
+    async fn put_manifest(
+        &self,
+        target: &ManifestTarget,
+        manifest: &RawManifest,
+    ) -> Result<(), StoreError> {
         self.ensure_layout()?;
         let bytes = manifest.bytes.clone();
         let stream: BlobStream = Box::pin(futures_util::stream::once(async move { Ok(bytes) }));
-        self.write_blob(&manifest.digest, manifest.size(), stream).await?;
+        self.write_blob(&manifest.digest, manifest.size(), stream)
+            .await?;
         let children = match manifest.parse() {
-            Ok(Manifest::Index(index)) => index.manifests.iter().map(|d| d.digest.to_string()).collect(),
+            Ok(Manifest::Index(index)) => index
+                .manifests
+                .iter()
+                .map(|d| d.digest.to_string())
+                .collect(),
             _ => BTreeSet::new(),
         };
         let descriptor = manifest.descriptor();
@@ -352,7 +412,12 @@ impl Store for LayoutStore {
         )))
     }
 
-    async fn put_blob(&self, digest: &Digest, size: u64, data: BlobStream) -> Result<(), StoreError> {
+    async fn put_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+        data: BlobStream,
+    ) -> Result<(), StoreError> {
         self.ensure_layout()?;
         self.write_blob(digest, size, data).await
     }
@@ -377,32 +442,70 @@ mod tests {
     }
 
     fn stream(bytes: &'static [u8]) -> BlobStream {
-        Box::pin(futures_util::stream::once(async move { Ok(bytes::Bytes::from_static(bytes)) }))
+        Box::pin(futures_util::stream::once(async move {
+            Ok(bytes::Bytes::from_static(bytes))
+        }))
     }
 
     #[tokio::test]
     async fn tags_digests_and_tidy_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = LayoutStore::new(dir.path().join("layout"));
-        assert_eq!(store.resolve(&ManifestTarget::Tag("v1".into())).await.unwrap(), None);
+        assert_eq!(
+            store
+                .resolve(&ManifestTarget::Tag("v1".into()))
+                .await
+                .unwrap(),
+            None
+        );
 
         let m = manifest("a");
-        store.put_manifest(&ManifestTarget::Digest(m.digest.clone()), &m).await.unwrap();
-        store.put_manifest(&ManifestTarget::Tag("v1".into()), &m).await.unwrap();
+        store
+            .put_manifest(&ManifestTarget::Digest(m.digest.clone()), &m)
+            .await
+            .unwrap();
+        store
+            .put_manifest(&ManifestTarget::Tag("v1".into()), &m)
+            .await
+            .unwrap();
         let index = store.read_index().unwrap();
-        assert_eq!(index.manifests.len(), 1, "the untagged entry was replaced by the tagged one");
+        assert_eq!(
+            index.manifests.len(),
+            1,
+            "the untagged entry was replaced by the tagged one"
+        );
 
-        let got = store.get_manifest(&ManifestTarget::Tag("v1".into())).await.unwrap();
+        let got = store
+            .get_manifest(&ManifestTarget::Tag("v1".into()))
+            .await
+            .unwrap();
         assert_eq!(got, m);
-        let by_digest = store.get_manifest(&ManifestTarget::Digest(m.digest.clone())).await.unwrap();
+        let by_digest = store
+            .get_manifest(&ManifestTarget::Digest(m.digest.clone()))
+            .await
+            .unwrap();
         assert_eq!(by_digest, m);
         // A one-image layout answers to `oci:DIR` alone.
-        assert!(store.get_manifest(&ManifestTarget::Tag("latest".into())).await.is_ok());
+        assert!(
+            store
+                .get_manifest(&ManifestTarget::Tag("latest".into()))
+                .await
+                .is_ok()
+        );
 
         let n = manifest("b");
-        store.put_manifest(&ManifestTarget::Tag("v1".into()), &n).await.unwrap();
-        store.put_manifest(&ManifestTarget::Tag("v2".into()), &m).await.unwrap();
-        let err = store.get_manifest(&ManifestTarget::Tag("v3".into())).await.unwrap_err();
+        store
+            .put_manifest(&ManifestTarget::Tag("v1".into()), &n)
+            .await
+            .unwrap();
+        store
+            .put_manifest(&ManifestTarget::Tag("v2".into()), &m)
+            .await
+            .unwrap();
+        let err = store
+            .get_manifest(&ManifestTarget::Tag("v3".into()))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("tags here: v1, v2"), "{err}");
     }
 
@@ -415,7 +518,10 @@ mod tests {
         assert!(store.blob_exists(&good).await.unwrap());
         assert_eq!(&store.read_blob(&good, 5, 100).await.unwrap()[..], b"hello");
 
-        let err = store.put_blob(&digest::sha256(b"other"), 5, stream(b"hello")).await.unwrap_err();
+        let err = store
+            .put_blob(&digest::sha256(b"other"), 5, stream(b"hello"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StoreError::DigestMismatch { .. }));
         assert!(!store.blob_exists(&digest::sha256(b"other")).await.unwrap());
 
@@ -429,9 +535,18 @@ mod tests {
         std::fs::write(dir.path().join("precious.txt"), b"data").unwrap();
         let store = LayoutStore::new(dir.path().to_path_buf());
         let m = manifest("a");
-        let err = store.put_manifest(&ManifestTarget::Tag("x".into()), &m).await.unwrap_err();
+        let err = store
+            .put_manifest(&ManifestTarget::Tag("x".into()), &m)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("refusing to write"), "{err}");
-        let err = store.get_manifest(&ManifestTarget::Tag("x".into())).await.unwrap_err();
-        assert!(err.to_string().contains("no OCI image layout here"), "{err}");
+        let err = store
+            .get_manifest(&ManifestTarget::Tag("x".into()))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("has no `oci-layout` file"),
+            "{err}"
+        );
     }
 }

@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
 pub use layout::LayoutStore;
-pub use registry::{RegistryOptions, Registries};
+pub use registry::{Registries, RegistryOptions};
 
 use crate::auth::AuthError;
 use crate::digest::Digest;
@@ -39,7 +39,11 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn get_manifest(&self, target: &ManifestTarget) -> Result<RawManifest, StoreError>;
 
     /// Stores `manifest` under `target`: a tag, or its own digest (push by digest).
-    async fn put_manifest(&self, target: &ManifestTarget, manifest: &RawManifest) -> Result<(), StoreError>;
+    async fn put_manifest(
+        &self,
+        target: &ManifestTarget,
+        manifest: &RawManifest,
+    ) -> Result<(), StoreError>;
 
     async fn blob_exists(&self, digest: &Digest) -> Result<bool, StoreError>;
 
@@ -47,7 +51,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     async fn open_blob(&self, digest: &Digest, size: u64) -> Result<BlobStream, StoreError>;
 
     /// Stores a blob of `size` bytes that must hash to `digest`.
-    async fn put_blob(&self, digest: &Digest, size: u64, data: BlobStream) -> Result<(), StoreError>;
+    async fn put_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+        data: BlobStream,
+    ) -> Result<(), StoreError>;
 
     /// Makes a blob of another location of the same registry available here without copying it.
     /// `Ok(false)` means the caller must copy it.
@@ -78,7 +87,10 @@ pub trait Store: Send + Sync + fmt::Debug {
 }
 
 /// Opens the store for `location`.
-pub async fn open(location: &Location, registries: &Registries) -> Result<Arc<dyn Store>, StoreError> {
+pub async fn open(
+    location: &Location,
+    registries: &Registries,
+) -> Result<Arc<dyn Store>, StoreError> {
     match location {
         Location::Registry(repository) => Ok(Arc::new(registries.repository(repository).await?)),
         Location::Layout(dir) => Ok(Arc::new(LayoutStore::new(dir.clone()))),

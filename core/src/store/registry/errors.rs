@@ -3,7 +3,7 @@
 
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 
-use super::hosts::{Host, error_chain};
+use super::hosts::{Host, error_chain, root_cause};
 use crate::store::StoreError;
 
 /// What was being done, for messages: `("GET manifest", "tag `latest`")`.
@@ -23,7 +23,11 @@ pub(super) fn map(host: &Host, op: &Operation<'_>, error: OciDistributionError) 
             registry: host.registry.clone(),
             location: op.location.clone(),
             status: 401,
-            hint: format!("its token service refused {}: {}", credentials(host), short(&reason)),
+            hint: format!(
+                "its token service refused {}: {}",
+                credentials(host),
+                short(&reason)
+            ),
         },
         OciDistributionError::RegistryError { envelope, .. } => {
             let code = envelope.errors.first().map(|e| &e.code);
@@ -48,10 +52,12 @@ pub(super) fn map(host: &Host, op: &Operation<'_>, error: OciDistributionError) 
             status(status_code, message)
         }
         OciDistributionError::ServerError { code, message, .. } => status(code, message),
-        OciDistributionError::RequestError(e) if e.is_connect() || e.is_timeout() => StoreError::Unreachable {
-            registry: host.registry.clone(),
-            message: error_chain(&e),
-        },
+        OciDistributionError::RequestError(e) if e.is_connect() || e.is_timeout() => {
+            StoreError::Unreachable {
+                registry: host.registry.clone(),
+                message: format!("{} {}: {}", op.verb, op.what, root_cause(&e)),
+            }
+        }
         OciDistributionError::RequestError(e) => StoreError::Read {
             location: op.location.clone(),
             what: op.what.clone(),
@@ -90,7 +96,11 @@ fn classify(host: &Host, op: &Operation<'_>, status: u16, message: String) -> St
                     "{} did not let {} {} (check the password or token, and its scopes)",
                     host.registry,
                     credentials(host),
-                    if op.push { "push here" } else { "pull from here" }
+                    if op.push {
+                        "push here"
+                    } else {
+                        "pull from here"
+                    }
                 ),
             },
         },

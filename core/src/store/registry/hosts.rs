@@ -117,21 +117,30 @@ impl Registries {
     }
 
     /// A store for one repository.
-    pub(crate) async fn repository(&self, repository: &Repository) -> Result<RegistryStore, StoreError> {
+    pub(crate) async fn repository(
+        &self,
+        repository: &Repository,
+    ) -> Result<RegistryStore, StoreError> {
         let host = self.host(&repository.registry).await?;
         Ok(RegistryStore::new(host, repository.clone()))
     }
 
     async fn host(&self, registry: &str) -> Result<Arc<Host>, StoreError> {
         let cell = {
-            let mut hosts = self.hosts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut hosts = self
+                .hosts
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             hosts.entry(registry.to_owned()).or_default().clone()
         };
-        cell.get_or_try_init(|| self.connect(registry)).await.cloned()
+        cell.get_or_try_init(|| self.connect(registry))
+            .await
+            .cloned()
     }
 
     async fn connect(&self, registry: &str) -> Result<Arc<Host>, StoreError> {
-        let plain_http = self.options.allows_plain_http(registry) && !self.speaks_https(registry).await?;
+        let plain_http =
+            self.options.allows_plain_http(registry) && !self.speaks_https(registry).await?;
         tracing::debug!(registry, plain_http, "connecting");
         let config = ClientConfig {
             protocol: if plain_http {
@@ -158,17 +167,22 @@ impl Registries {
             self.options.auth_files.clone(),
         );
         // Credential helpers are processes: keep them off the async threads.
-        let found = tokio::task::spawn_blocking(move || auth::lookup(&registry_owned, explicit.as_ref(), &files))
-            .await
-            .map_err(|e| StoreError::Unreachable {
-                registry: registry.to_owned(),
-                message: format!("credential lookup did not finish: {e}"),
-            })??;
+        let found = tokio::task::spawn_blocking(move || {
+            auth::lookup(&registry_owned, explicit.as_ref(), &files)
+        })
+        .await
+        .map_err(|e| StoreError::Unreachable {
+            registry: registry.to_owned(),
+            message: format!("credential lookup did not finish: {e}"),
+        })??;
         let (auth, credential_source) = match found {
             Some(found) => {
                 tracing::debug!(registry, source = %found.source, user = %found.credential.username, "using credentials");
                 (
-                    RegistryAuth::Basic(found.credential.username, found.credential.password.expose().to_owned()),
+                    RegistryAuth::Basic(
+                        found.credential.username,
+                        found.credential.password.expose().to_owned(),
+                    ),
                     Some(found.source),
                 )
             }
@@ -204,7 +218,7 @@ impl Registries {
         })?;
         let https_error = match probe.get(format!("https://{registry}/v2/")).send().await {
             Ok(_) => return Ok(true),
-            Err(e) => error_chain(&e),
+            Err(e) => root_cause(&e),
         };
         match probe.get(format!("http://{registry}/v2/")).send().await {
             // A registry answers /v2/ with 200, or 401 when it wants credentials.
@@ -218,10 +232,23 @@ impl Registries {
             }),
             Err(e) => Err(StoreError::Unreachable {
                 registry: registry.to_owned(),
-                message: format!("over HTTPS: {https_error}; over plain HTTP: {}", error_chain(&e)),
+                message: format!(
+                    "over HTTPS: {https_error}; over plain HTTP: {} (is the registry running at this address?)",
+                    root_cause(&e)
+                ),
             }),
         }
     }
+}
+
+/// The innermost cause of an error: for reqwest, the part that says what went wrong
+/// ("Connection refused", "invalid peer certificate: UnknownIssuer").
+pub(super) fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// An error and its causes on one line (reqwest hides the interesting part in its sources).
@@ -270,7 +297,9 @@ mod tests {
         };
         let err = Registries::new(options(not_pem)).unwrap_err().to_string();
         assert!(err.contains("no PEM certificate"), "{err}");
-        let err = Registries::new(options(dir.path().join("missing.pem"))).unwrap_err().to_string();
+        let err = Registries::new(options(dir.path().join("missing.pem")))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing.pem"), "{err}");
     }
 }

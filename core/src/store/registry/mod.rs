@@ -17,8 +17,8 @@ use reqwest::header::HeaderValue;
 use tokio::sync::SemaphorePermit;
 
 use self::errors::Operation;
-pub use self::hosts::{RegistryOptions, Registries};
 use self::hosts::Host;
+pub use self::hosts::{Registries, RegistryOptions};
 use super::{BlobStream, Store, StoreError};
 use crate::digest::{self, Digest, VerifyingStream};
 use crate::manifest::{MAX_MANIFEST_BYTES, RawManifest};
@@ -44,10 +44,15 @@ impl RegistryStore {
     }
 
     fn reference(&self, target: &ManifestTarget) -> Reference {
-        let (registry, name) = (self.repository.registry.clone(), self.repository.name.clone());
+        let (registry, name) = (
+            self.repository.registry.clone(),
+            self.repository.name.clone(),
+        );
         match target {
             ManifestTarget::Tag(tag) => Reference::with_tag(registry, name, tag.clone()),
-            ManifestTarget::Digest(digest) => Reference::with_digest(registry, name, digest.to_string()),
+            ManifestTarget::Digest(digest) => {
+                Reference::with_digest(registry, name, digest.to_string())
+            }
         }
     }
 
@@ -96,11 +101,13 @@ impl Store for RegistryStore {
             .fetch_manifest_digest(&self.reference(target), &self.host.auth)
             .await
         {
-            Ok(found) => digest::parse(&found).map(Some).map_err(|e| StoreError::Protocol {
-                registry: self.host.registry.clone(),
-                operation: format!("HEAD {}", op.what),
-                message: e.to_string(),
-            }),
+            Ok(found) => digest::parse(&found)
+                .map(Some)
+                .map_err(|e| StoreError::Protocol {
+                    registry: self.host.registry.clone(),
+                    operation: format!("HEAD {}", op.what),
+                    message: e.to_string(),
+                }),
             Err(e) => match self.fail(&op, e) {
                 StoreError::NotFound { .. } => Ok(None),
                 other => Err(other),
@@ -114,7 +121,11 @@ impl Store for RegistryStore {
             let _permit = self.permit().await;
             self.host
                 .client
-                .pull_manifest_raw(&self.reference(target), &self.host.auth, media_type::MANIFEST_TYPES)
+                .pull_manifest_raw(
+                    &self.reference(target),
+                    &self.host.auth,
+                    media_type::MANIFEST_TYPES,
+                )
                 .await
                 .map_err(|e| self.fail(&op, e))?
         };
@@ -127,11 +138,12 @@ impl Store for RegistryStore {
             });
         }
         // oci-client does not hand back the Content-Type; the document says what it is.
-        let media_type = media_type::declared_or_implied(&bytes).ok_or_else(|| StoreError::Protocol {
-            registry: self.host.registry.clone(),
-            operation: format!("GET {}", op.what),
-            message: "the manifest is not JSON with a mediaType".to_owned(),
-        })?;
+        let media_type =
+            media_type::declared_or_implied(&bytes).ok_or_else(|| StoreError::Protocol {
+                registry: self.host.registry.clone(),
+                operation: format!("GET {}", op.what),
+                message: "the manifest is not JSON with a mediaType".to_owned(),
+            })?;
         let manifest = match target {
             ManifestTarget::Digest(expected) => {
                 let actual = digest::digest_like(expected, &bytes);
@@ -154,7 +166,11 @@ impl Store for RegistryStore {
         Ok(manifest)
     }
 
-    async fn put_manifest(&self, target: &ManifestTarget, manifest: &RawManifest) -> Result<(), StoreError> {
+    async fn put_manifest(
+        &self,
+        target: &ManifestTarget,
+        manifest: &RawManifest,
+    ) -> Result<(), StoreError> {
         let op = self.operation("PUT", manifest_what(target), true);
         if manifest.size() > MAX_MANIFEST_BYTES {
             return Err(StoreError::TooLarge {
@@ -164,15 +180,20 @@ impl Store for RegistryStore {
                 limit: MAX_MANIFEST_BYTES,
             });
         }
-        let content_type = HeaderValue::from_str(&manifest.media_type).map_err(|_| StoreError::Protocol {
-            registry: self.host.registry.clone(),
-            operation: format!("PUT {}", op.what),
-            message: format!("`{}` is not a valid media type", manifest.media_type),
-        })?;
+        let content_type =
+            HeaderValue::from_str(&manifest.media_type).map_err(|_| StoreError::Protocol {
+                registry: self.host.registry.clone(),
+                operation: format!("PUT {}", op.what),
+                message: format!("`{}` is not a valid media type", manifest.media_type),
+            })?;
         let _permit = self.permit().await;
         self.host
             .client
-            .push_manifest_raw(&self.reference(target), manifest.bytes.clone(), content_type)
+            .push_manifest_raw(
+                &self.reference(target),
+                manifest.bytes.clone(),
+                content_type,
+            )
             .await
             .map_err(|e| self.fail(&op, e))?;
         Ok(())
@@ -203,10 +224,19 @@ impl Store for RegistryStore {
                 .await
                 .map_err(|e| self.fail(&op, e))?
         };
-        Ok(Box::pin(VerifyingStream::new(stream.stream, digest.clone(), size)))
+        Ok(Box::pin(VerifyingStream::new(
+            stream.stream,
+            digest.clone(),
+            size,
+        )))
     }
 
-    async fn put_blob(&self, digest: &Digest, size: u64, data: BlobStream) -> Result<(), StoreError> {
+    async fn put_blob(
+        &self,
+        digest: &Digest,
+        size: u64,
+        data: BlobStream,
+    ) -> Result<(), StoreError> {
         let op = self.operation("PUT", format!("blob {digest}"), true);
         let _permit = self.permit().await;
         self.host
@@ -229,7 +259,11 @@ impl Store for RegistryStore {
         if source.registry != self.repository.registry || source.name == self.repository.name {
             return Ok(false);
         }
-        let source_ref = Reference::with_digest(source.registry.clone(), source.name.clone(), digest.to_string());
+        let source_ref = Reference::with_digest(
+            source.registry.clone(),
+            source.name.clone(),
+            digest.to_string(),
+        );
         let _permit = self.permit().await;
         match self
             .host

@@ -1,0 +1,580 @@
+//! `multiarch manifest push`: the fan-in, against real registries.
+
+use serde_json::Value;
+
+use crate::harness::schema::{self, Kind};
+use crate::harness::{Registry, fixtures, multiarch, tempdir, tool};
+
+fn raw(reference: &str) -> Value {
+    let out = tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ],
+    )
+    .run()
+    .success();
+    schema::assert_valid(Kind::Index, out.stdout.as_bytes());
+    serde_json::from_str(&out.stdout).expect("index JSON")
+}
+
+fn platforms(index: &Value) -> Vec<String> {
+    index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .filter(|m| m["platform"]["os"] != "unknown")
+        .map(|m| {
+            let p = &m["platform"];
+            let mut s = format!(
+                "{}/{}",
+                p["os"].as_str().unwrap(),
+                p["architecture"].as_str().unwrap()
+            );
+            if let Some(v) = p["variant"].as_str() {
+                s.push('/');
+                s.push_str(v);
+            }
+            s
+        })
+        .collect()
+}
+
+fn push(args: &[&str]) -> String {
+    let mut all = vec!["manifest", "push"];
+    all.extend_from_slice(args);
+    multiarch(&all).run().success().stdout_line().to_owned()
+}
+
+#[test]
+fn records_from_build_legs_become_one_index() {
+    let registry = Registry::start();
+    let repo = registry.at("team/app");
+    let images = fixtures::push_hello_images(
+        &repo,
+        &["linux/amd64", "linux/arm64", "linux/arm/v7", "linux/s390x"],
+    );
+    let records = tempdir();
+    for image in &images {
+        let out = multiarch(&[
+            "record",
+            &format!("{repo}@{}", image.digest),
+            "--out",
+            records.path().to_str().unwrap(),
+        ])
+        .run()
+        .success();
+        let path = out.stdout_line();
+        let bytes = std::fs::read(path).unwrap();
+        schema::assert_project_schema("record.v1.json", &bytes);
+    }
+    let names: Vec<String> = {
+        let mut n: Vec<_> = std::fs::read_dir(records.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names,
+        [
+            "linux-amd64.json",
+            "linux-arm-v7.json",
+            "linux-arm64.json",
+            "linux-s390x.json"
+        ]
+    );
+
+    let pushed = push(&[
+        "--tag",
+        &format!("{repo}:1.0"),
+        "--tag",
+        &format!("{repo}:latest"),
+        "--records",
+        records.path().to_str().unwrap(),
+        "--expect-platforms",
+        "linux/amd64,linux/arm64,linux/arm/v7,linux/s390x",
+        "--annotation",
+        "org.opencontainers.image.source=https://example.test/app",
+    ]);
+    let index = raw(&format!("{repo}:latest"));
+    let digest = pushed
+        .strip_prefix(&format!("{repo}@"))
+        .expect("stdout is REPO@DIGEST");
+    let again = raw(&format!("{repo}@{digest}"));
+    assert_eq!(
+        index, again,
+        "both tags and the printed digest are the same index"
+    );
+    assert_eq!(index["mediaType"], fixtures::OCI_INDEX);
+    assert_eq!(
+        platforms(&index),
+        ["linux/amd64", "linux/arm/v7", "linux/arm64", "linux/s390x"]
+    );
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.source"],
+        "https://example.test/app"
+    );
+    for (entry, image) in index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(sorted(&images))
+    {
+        assert_eq!(entry["digest"], image.digest);
+        assert_eq!(entry["size"], image.size);
+    }
+}
+
+fn sorted(images: &[fixtures::Written]) -> Vec<fixtures::Written> {
+    let mut images = images.to_vec();
+    // The index orders by os, architecture, variant: the same order as the platform strings.
+    images.sort_by_key(|w| w.platform.clone());
+    images
+}
+
+#[test]
+fn the_same_children_give_the_same_digest_and_tags_are_not_rewritten() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64", "linux/ppc64le"]);
+    let tag = format!("{repo}:latest");
+    let a = push(&[
+        "--tag",
+        &tag,
+        &format!("{repo}:amd64-latest"),
+        &format!("{repo}:arm64-latest"),
+        &format!("{repo}:ppc64le-latest"),
+    ]);
+    let before = registry.requests().len();
+    let b = push(&[
+        "--tag",
+        &tag,
+        &format!("{repo}:ppc64le-latest"),
+        &format!("{repo}:amd64-latest"),
+        &format!("{repo}:arm64-latest"),
+    ]);
+    assert_eq!(a, b, "order of sources does not change the index");
+    let requests = registry.requests_since(before);
+    assert!(
+        !requests.iter().any(|r| r.method == "PUT"),
+        "a tag that already holds the index is not rewritten: {requests:?}"
+    );
+    // About three requests per child: GET manifest, GET config (+ the tag's HEAD).
+    let gets = requests.iter().filter(|r| r.method == "GET").count();
+    assert_eq!(gets, 6, "{requests:?}");
+}
+
+#[test]
+fn a_wrong_platform_claim_is_caught_before_anything_ships() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let images = fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64"]);
+    let records = tempdir();
+    for image in &images {
+        multiarch(&[
+            "record",
+            &format!("{repo}@{}", image.digest),
+            "--out",
+            records.path().to_str().unwrap(),
+        ])
+        .run()
+        .success();
+    }
+    // The arm64 leg ran on an amd64 runner: its record claims arm64 for the amd64 image.
+    let arm_record = records.path().join("linux-arm64.json");
+    let text = std::fs::read_to_string(&arm_record).unwrap();
+    std::fs::write(
+        &arm_record,
+        text.replace(&images[1].digest, &images[0].digest),
+    )
+    .unwrap();
+    let out = multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &format!("{repo}:latest"),
+        "--records",
+        records.path().to_str().unwrap(),
+    ])
+    .run()
+    .failure(
+        1,
+        &format!("linux/arm64 was claimed for {}", images[0].digest),
+    );
+    assert!(
+        out.stderr.contains("its config says linux/amd64"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("linux-arm64.json"),
+        "names the record: {}",
+        out.stderr
+    );
+}
+
+#[test]
+fn two_images_for_one_platform_are_refused() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let layout = tempdir();
+    let mut other = fixtures::Image::hello("linux/amd64");
+    other.files = vec![("hello.txt", b"a different build\n".to_vec())];
+    other.write(layout.path(), Some("other"));
+    fixtures::push(layout.path(), "other", &format!("{repo}:other"), false);
+    fixtures::push_hello_images(&repo, &["linux/amd64"]);
+    multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &format!("{repo}:latest"),
+        &format!("{repo}:amd64-latest"),
+        &format!("{repo}:other"),
+    ])
+    .run()
+    .failure(1, "two different images claim linux/amd64");
+}
+
+#[test]
+fn children_in_another_repository_are_mounted_and_from_another_registry_copied() {
+    let source = Registry::start();
+    let target = Registry::start();
+    let images =
+        fixtures::push_hello_images(&source.at("builds/app"), &["linux/amd64", "linux/arm64"]);
+    let sources: Vec<String> = ["amd64", "arm64"]
+        .iter()
+        .map(|a| source.at(&format!("builds/app:{a}-latest")))
+        .collect();
+
+    // Same registry, other repository: blobs are mounted, not uploaded.
+    let before = source.requests().len();
+    push(&[
+        "--tag",
+        &source.at("release/app:1"),
+        &sources[0],
+        &sources[1],
+    ]);
+    let requests = source.requests_since(before);
+    let mounts = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("mount="))
+        .count();
+    assert_eq!(mounts, 4, "config and layer of both images: {requests:?}");
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.path.contains("mount="))
+            .all(|r| r.status == 201),
+        "{requests:?}"
+    );
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.method == "PATCH" || (r.method == "PUT" && r.path.contains("/blobs/"))),
+        "{requests:?}"
+    );
+
+    // Another registry: copied.
+    push(&[
+        "--tag",
+        &target.at("mirror/app:1"),
+        &sources[0],
+        &sources[1],
+    ]);
+    let index = raw(&target.at("mirror/app:1"));
+    assert_eq!(platforms(&index), ["linux/amd64", "linux/arm64"]);
+    for image in &images {
+        tool(
+            "skopeo",
+            &[
+                "inspect",
+                "--tls-verify=false",
+                &format!("docker://{}@{}", target.at("mirror/app"), image.digest),
+            ],
+        )
+        .run()
+        .success();
+    }
+    // And from there to a layout, whole.
+    let copy = tempdir();
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{}", target.at("mirror/app:1")),
+            &format!("oci:{}:x", copy.path().display()),
+        ],
+    )
+    .run()
+    .success();
+}
+
+#[test]
+fn one_fan_in_publishes_to_several_repositories() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64"]);
+    let out = multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &registry.at("app:2"),
+        "--tag",
+        &registry.at("mirror/app:2"),
+        &format!("{repo}:amd64-latest"),
+        &format!("{repo}:arm64-latest"),
+    ])
+    .run()
+    .success();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stdout);
+    assert!(
+        lines[1].starts_with(&registry.at("mirror/app@sha256:")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        raw(&registry.at("app:2")),
+        raw(&registry.at("mirror/app:2"))
+    );
+}
+
+#[test]
+fn append_merges_into_the_existing_index() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64", "linux/s390x"]);
+    let tag = format!("{repo}:latest");
+    push(&[
+        "--tag",
+        &tag,
+        "--annotation",
+        "kept=yes",
+        &format!("{repo}:amd64-latest"),
+        &format!("{repo}:arm64-latest"),
+    ]);
+
+    // A rebuilt amd64 replaces the old one; s390x joins.
+    let layout = tempdir();
+    let mut rebuilt = fixtures::Image::hello("linux/amd64");
+    rebuilt.files = vec![("hello.txt", b"rebuilt\n".to_vec())];
+    let rebuilt = rebuilt.write(layout.path(), Some("amd64-v2"));
+    fixtures::push(
+        layout.path(),
+        "amd64-v2",
+        &format!("{repo}:amd64-v2"),
+        false,
+    );
+    push(&[
+        "--tag",
+        &tag,
+        "--append",
+        "--expect-platforms",
+        "linux/amd64,linux/arm64,linux/s390x",
+        &format!("{repo}:amd64-v2"),
+        &format!("{repo}:s390x-latest"),
+    ]);
+    let index = raw(&tag);
+    assert_eq!(
+        platforms(&index),
+        ["linux/amd64", "linux/arm64", "linux/s390x"]
+    );
+    assert_eq!(index["manifests"][0]["digest"], rebuilt.digest);
+    assert_eq!(index["annotations"]["kept"], "yes");
+
+    // Without --append the tag is replaced.
+    push(&["--tag", &tag, &format!("{repo}:s390x-latest")]);
+    assert_eq!(platforms(&raw(&tag)), ["linux/s390x"]);
+}
+
+#[test]
+fn dry_run_verifies_and_prints_but_writes_nothing() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64"]);
+    let before = registry.requests().len();
+    let out = multiarch(&[
+        "manifest",
+        "push",
+        "--dry-run",
+        "--tag",
+        &registry.at("other/app:1"),
+        &format!("{repo}:amd64-latest"),
+        &format!("{repo}:arm64-latest"),
+    ])
+    .run()
+    .success();
+    schema::assert_valid(Kind::Index, out.stdout.trim().as_bytes());
+    let index: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(platforms(&index), ["linux/amd64", "linux/arm64"]);
+    let writes: Vec<_> = registry
+        .requests_since(before)
+        .into_iter()
+        .filter(|r| matches!(r.method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}
+
+#[test]
+fn a_source_index_contributes_its_entries_and_attestations() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let layout = tempdir();
+    let amd = fixtures::Image::hello("linux/amd64").write(layout.path(), None);
+    let attestation = fixtures::attestation(layout.path());
+    fixtures::index(
+        layout.path(),
+        "amd",
+        std::slice::from_ref(&amd),
+        &[(attestation.clone(), &amd)],
+    );
+    fixtures::push(layout.path(), "amd", &format!("{repo}:amd"), true);
+    fixtures::push_hello_images(&repo, &["linux/riscv64"]);
+    push(&[
+        "--tag",
+        &format!("{repo}:latest"),
+        "--expect-platforms",
+        "linux/amd64,linux/riscv64",
+        &format!("{repo}:amd"),
+        &format!("{repo}:riscv64-latest"),
+    ]);
+    let index = raw(&format!("{repo}:latest"));
+    assert_eq!(platforms(&index), ["linux/amd64", "linux/riscv64"]);
+    let last = &index["manifests"][2];
+    assert_eq!(
+        last["digest"], attestation.digest,
+        "attestations follow the images"
+    );
+    assert_eq!(
+        last["annotations"]["vnd.docker.reference.digest"],
+        amd.digest
+    );
+}
+
+#[test]
+fn docker_manifest_lists_for_old_registries() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let layout = tempdir();
+    for (platform, tag) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
+        fixtures::Image::hello(platform).write(layout.path(), Some(tag));
+        fixtures::push_docker(layout.path(), tag, &format!("{repo}:{tag}"));
+    }
+    let sources = [format!("{repo}:amd64"), format!("{repo}:arm64")];
+    push(&[
+        "--tag",
+        &format!("{repo}:list"),
+        "--format",
+        "docker",
+        &sources[0],
+        &sources[1],
+    ]);
+    let index = raw(&format!("{repo}:list"));
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.docker.distribution.manifest.list.v2+json"
+    );
+    multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &format!("{repo}:list2"),
+        "--format",
+        "docker",
+        "--annotation",
+        "a=b",
+        &sources[0],
+        &sources[1],
+    ])
+    .run()
+    .failure(1, "cannot carry annotations");
+    fixtures::push_hello_images(&repo, &["linux/s390x"]);
+    multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &format!("{repo}:list3"),
+        "--format",
+        "docker",
+        &sources[0],
+        &format!("{repo}:s390x-latest"),
+    ])
+    .run()
+    .failure(1, "can only hold Docker schema 2 images");
+}
+
+#[test]
+fn a_record_that_does_not_match_the_registry_is_refused() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let images = fixtures::push_hello_images(&repo, &["linux/amd64"]);
+    let records = tempdir();
+    let out = multiarch(&["record", &format!("{repo}@{}", images[0].digest)])
+        .run()
+        .success();
+    let wrong_size = out
+        .stdout
+        .replace(&format!("\"size\": {}", images[0].size), "\"size\": 7");
+    std::fs::write(records.path().join("linux-amd64.json"), wrong_size).unwrap();
+    multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &format!("{repo}:latest"),
+        "--records",
+        records.path().to_str().unwrap(),
+    ])
+    .run()
+    .failure(1, "the record says size is 7");
+    let missing = out
+        .stdout
+        .replace(&images[0].digest, &format!("sha256:{}", "0".repeat(64)));
+    std::fs::write(records.path().join("linux-amd64.json"), missing).unwrap();
+    multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &format!("{repo}:latest"),
+        "--records",
+        records.path().to_str().unwrap(),
+    ])
+    .run()
+    .failure(1, "was not found");
+}
+
+#[test]
+fn record_of_an_index_needs_out_or_platform() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let layout = tempdir();
+    let amd = fixtures::Image::hello("linux/amd64").write(layout.path(), None);
+    let arm = fixtures::Image::hello("linux/arm64").write(layout.path(), None);
+    fixtures::index(layout.path(), "v1", &[amd, arm.clone()], &[]);
+    fixtures::push(layout.path(), "v1", &format!("{repo}:v1"), true);
+    multiarch(&["record", &format!("{repo}:v1")])
+        .run()
+        .failure(2, "pass --out DIR");
+    let one = multiarch(&["record", "--platform", "linux/arm64", &format!("{repo}:v1")])
+        .run()
+        .success();
+    let record: Value = serde_json::from_str(&one.stdout).unwrap();
+    assert_eq!(record["digest"], arm.digest);
+    assert_eq!(record["image"], repo);
+    let dir = tempdir();
+    let all = multiarch(&[
+        "record",
+        &format!("{repo}:v1"),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ])
+    .run()
+    .success();
+    assert_eq!(all.stdout.lines().count(), 2);
+}

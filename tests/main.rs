@@ -1,0 +1,16 @@
+//! Integration tests: the real `multiarch` binary against real registries (Debian's
+//! `docker-registry`), OCI layouts, and peer tools (skopeo, buildah, umoci) as judges.
+//! One test binary (this file `mod`s the rest), so it links once.
+
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod auth;
+mod cli;
+mod examples;
+mod fanin;
+mod inspect;
+mod interop;
+mod layout;
+mod tutorial;
