@@ -20,7 +20,7 @@ use crate::store::{self, Registries, Store, StoreError};
 use crate::transfer::{self, Progress, TransferError, TransferStats};
 
 /// Sources read at the same time.
-const PARALLEL_SOURCES: usize = 16;
+const PARALLEL_SOURCES: usize = 32;
 
 /// What to stitch and where to publish it.
 #[derive(Debug, Clone, Default)]

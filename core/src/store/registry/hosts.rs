@@ -41,7 +41,7 @@ impl Default for RegistryOptions {
             ca_files: Vec::new(),
             explicit: None,
             auth_files: auth::auth_files(),
-            max_requests_per_host: 8,
+            max_requests_per_host: 16,
         }
     }
 }
@@ -139,8 +139,7 @@ impl Registries {
     }
 
     async fn connect(&self, registry: &str) -> Result<Arc<Host>, StoreError> {
-        let plain_http =
-            self.options.allows_plain_http(registry) && !self.speaks_https(registry).await?;
+        let plain_http = self.options.allows_plain_http(registry) && self.probe_plain_http(registry).await?;
         tracing::debug!(registry, plain_http, "connecting");
         let config = ClientConfig {
             protocol: if plain_http {
@@ -200,44 +199,63 @@ impl Registries {
         }))
     }
 
-    /// For hosts allowed plain HTTP: does the host answer over HTTPS? (As Docker does for insecure
-    /// registries, HTTPS is tried first; unlike Docker, its certificate is still verified.)
-    async fn speaks_https(&self, registry: &str) -> Result<bool, StoreError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(Duration::from_secs(30))
-            .user_agent(USER_AGENT);
+    /// For hosts allowed plain HTTP: should plain HTTP be used? Loopback hosts are tried over
+    /// plain HTTP first (nothing leaves the machine, and most local registries speak it); hosts
+    /// listed as insecure are tried over HTTPS first, as Docker does, and unlike Docker their
+    /// certificate is still verified.
+    async fn probe_plain_http(&self, registry: &str) -> Result<bool, StoreError> {
         let mut roots = Vec::new();
         for root in &self.roots {
             roots.extend(reqwest::Certificate::from_pem_bundle(&root.data).unwrap_or_default());
         }
-        builder = builder.tls_certs_merge(roots);
-        let probe = builder.build().map_err(|e| StoreError::Unreachable {
-            registry: registry.to_owned(),
-            message: format!("cannot set up an HTTP client: {e}"),
-        })?;
-        let https_error = match probe.get(format!("https://{registry}/v2/")).send().await {
-            Ok(_) => return Ok(true),
+        let probe = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(Duration::from_secs(30))
+            .user_agent(USER_AGENT)
+            .tls_certs_merge(roots)
+            .build()
+            .map_err(|e| StoreError::Unreachable {
+                registry: registry.to_owned(),
+                message: format!("cannot set up an HTTP client: {e}"),
+            })?;
+        let http = || probe.get(format!("http://{registry}/v2/")).send();
+        let https = || probe.get(format!("https://{registry}/v2/")).send();
+        // A registry answers /v2/ with 200, or 401 when it wants credentials; a TLS server spoken
+        // to in plain HTTP answers 400.
+        let is_registry = |response: &reqwest::Response| matches!(response.status().as_u16(), 200 | 401);
+
+        if reference::is_loopback(registry) {
+            let plain = match http().await {
+                Ok(response) if is_registry(&response) => return Ok(true),
+                Ok(response) => format!("it answered {} to /v2/", response.status()),
+                Err(e) => root_cause(&e),
+            };
+            return match https().await {
+                Ok(_) => Ok(false),
+                Err(e) => Err(unreachable(registry, &root_cause(&e), &plain)),
+            };
+        }
+        let secure = match https().await {
+            Ok(_) => return Ok(false),
             Err(e) => root_cause(&e),
         };
-        match probe.get(format!("http://{registry}/v2/")).send().await {
-            // A registry answers /v2/ with 200, or 401 when it wants credentials.
-            Ok(response) if matches!(response.status().as_u16(), 200 | 401) => Ok(false),
-            Ok(response) => Err(StoreError::Unreachable {
-                registry: registry.to_owned(),
-                message: format!(
-                    "over HTTPS: {https_error}; over plain HTTP it answered {} to /v2/, so it is not a registry speaking plain HTTP (for a TLS registry with a private CA, pass --ca-file)",
-                    response.status()
-                ),
-            }),
-            Err(e) => Err(StoreError::Unreachable {
-                registry: registry.to_owned(),
-                message: format!(
-                    "over HTTPS: {https_error}; over plain HTTP: {} (is the registry running at this address?)",
-                    root_cause(&e)
-                ),
-            }),
+        match http().await {
+            Ok(response) if is_registry(&response) => Ok(true),
+            Ok(response) => Err(unreachable(registry, &secure, &format!("it answered {} to /v2/", response.status()))),
+            Err(e) => Err(unreachable(registry, &secure, &root_cause(&e))),
         }
+    }
+}
+
+fn unreachable(registry: &str, over_https: &str, over_http: &str) -> StoreError {
+    let hint = if over_https.to_ascii_lowercase().contains("certificate") {
+        "for a registry whose certificate comes from a private CA, pass --ca-file"
+    } else {
+        "is the registry running at this address?"
+    };
+    StoreError::Unreachable {
+        registry: registry.to_owned(),
+        message: format!("over HTTPS: {over_https}; over plain HTTP: {over_http} ({hint})"),
     }
 }
 
