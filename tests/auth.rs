@@ -5,12 +5,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use crate::harness::registry::{Options, PASSWORD, USER};
-use crate::harness::{Registry, fixtures, multiarch, tempdir};
+use crate::harness::{Registry, base64, fixtures, multiarch, tempdir};
 
 fn secure_registry() -> (Registry, String) {
     let registry = Registry::start_with(Options {
         auth: true,
         tls: true,
+        ..Options::default()
     });
     let layout = tempdir();
     fixtures::Image::hello("linux/amd64").write(layout.path(), Some("amd64"));
@@ -27,28 +28,6 @@ fn secure_registry() -> (Registry, String) {
     }
     let reference = registry.at("private/app:amd64");
     (registry, reference)
-}
-
-fn base64(text: &str) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 fn write_config(dir: &Path, json: &str) {
@@ -119,7 +98,7 @@ fn auth_files_and_credential_helpers() {
     let entry = format!(
         r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
         registry.host,
-        base64(&format!("{USER}:{PASSWORD}"))
+        base64(format!("{USER}:{PASSWORD}").as_bytes())
     );
 
     let docker = dir.path().join("docker");
@@ -191,7 +170,7 @@ fn secrets_never_reach_any_output() {
     let (registry, reference) = secure_registry();
     let ca = registry.ca();
     let ca = ca.to_str().unwrap();
-    let encoded = base64(&format!("{USER}:{PASSWORD}"));
+    let encoded = base64(format!("{USER}:{PASSWORD}").as_bytes());
     let check = |out: &crate::harness::Output| {
         for secret in [PASSWORD, encoded.as_str()] {
             assert!(
@@ -258,5 +237,69 @@ fn secrets_never_reach_any_output() {
         !out.stderr.contains("a-wrong-but-secret-password"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn bearer_tokens_from_a_token_service() {
+    let registry = Registry::start_with(Options {
+        token: true,
+        ..Options::default()
+    });
+    let layout = tempdir();
+    fixtures::Image::hello("linux/amd64").write(layout.path(), Some("amd64"));
+    fixtures::Image::hello("linux/arm64").write(layout.path(), Some("arm64"));
+    let creds = format!("{USER}:{PASSWORD}");
+    for tag in ["amd64", "arm64"] {
+        fixtures::push_as(
+            layout.path(),
+            tag,
+            &registry.at(&format!("team/app:{tag}")),
+            false,
+            Some(&creds),
+        );
+    }
+    let before = registry.tokens_issued();
+    multiarch(&["inspect", &registry.at("team/app:amd64")])
+        .run()
+        .failure(1, "no credentials were found");
+    let out = multiarch(&[
+        "manifest",
+        "push",
+        "--username",
+        USER,
+        "--password-stdin",
+        "--tag",
+        &registry.at("team/app:latest"),
+        "--expect-platforms",
+        "linux/amd64,linux/arm64",
+        &registry.at("team/app:amd64"),
+        &registry.at("team/app:arm64"),
+    ])
+    .stdin(PASSWORD)
+    .run()
+    .success();
+    assert!(
+        out.stdout_line()
+            .starts_with(&registry.at("team/app@sha256:")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        registry.tokens_issued() > before,
+        "the registry was reached with bearer tokens"
+    );
+    multiarch(&[
+        "inspect",
+        "--username",
+        USER,
+        "--password-stdin",
+        &registry.at("team/app:latest"),
+    ])
+    .stdin("not-the-password")
+    .run()
+    .failure(
+        1,
+        "did not let the credentials from --username/--password-stdin pull",
     );
 }

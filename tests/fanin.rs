@@ -578,3 +578,65 @@ fn record_of_an_index_needs_out_or_platform() {
     .success();
     assert_eq!(all.stdout.lines().count(), 2);
 }
+
+/// Incompressible bytes, the same every run.
+fn noise(len: usize) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+#[test]
+fn large_layers_stream_between_registries_with_progress_lines() {
+    let source = Registry::start();
+    let target = Registry::start();
+    let layout = tempdir();
+    let mut image = fixtures::Image::hello("linux/amd64");
+    image.files.push(("big.bin", noise(48 << 20)));
+    image.write(layout.path(), Some("big"));
+    fixtures::push(layout.path(), "big", &source.at("app:big"), false);
+
+    let out = tool(
+        "/usr/bin/time",
+        &[
+            "-f",
+            "max-rss-kib=%M",
+            env!("CARGO_BIN_EXE_multiarch"),
+            "manifest",
+            "push",
+            "--tag",
+            &target.at("app:1"),
+            &source.at("app:big"),
+        ],
+    )
+    .run()
+    .success();
+    assert!(
+        out.stderr.contains("copying sha256:"),
+        "a line when a large copy starts:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("copied sha256:") && out.stderr.contains("MiB"),
+        "and when it ends:\n{}",
+        out.stderr
+    );
+    let rss_kib: u64 = out
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("max-rss-kib="))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("GNU time's report");
+    eprintln!("peak RSS while copying a 48 MiB layer between registries: {rss_kib} KiB");
+    assert!(
+        rss_kib < 40 * 1024,
+        "a 48 MiB layer was held in memory: peak RSS {rss_kib} KiB"
+    );
+    assert_eq!(platforms(&raw(&target.at("app:1"))), ["linux/amd64"]);
+}

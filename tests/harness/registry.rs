@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::tls::{self, Certs};
+use super::token::{self, TokenServer};
 
 pub const USER: &str = "ci-bot";
 pub const PASSWORD: &str = "s3cr3t-Pa55word-for-tests";
@@ -17,6 +18,8 @@ pub struct Options {
     pub auth: bool,
     /// TLS with a CA made for this registry (see [`Registry::ca`]).
     pub tls: bool,
+    /// Bearer-token auth through a token service that grants [`USER`] / [`PASSWORD`].
+    pub token: bool,
 }
 
 pub struct Registry {
@@ -25,6 +28,7 @@ pub struct Registry {
     child: Child,
     log: PathBuf,
     certs: Option<Certs>,
+    token: Option<TokenServer>,
     _dir: tempfile::TempDir,
 }
 
@@ -72,6 +76,16 @@ impl Registry {
                 htpasswd.display()
             ));
         }
+        let token = options.token.then(|| TokenServer::start(dir.path()));
+        if let Some(token) = &token {
+            config.push_str(&format!(
+                "auth:\n  token:\n    realm: {}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                token.realm,
+                token::SERVICE,
+                token::ISSUER,
+                token.certificate.display()
+            ));
+        }
         let config_path = dir.path().join("config.yml");
         std::fs::write(&config_path, config).expect("write registry config");
         let log = dir.path().join("registry.log");
@@ -90,6 +104,7 @@ impl Registry {
             child,
             log,
             certs,
+            token,
             _dir: dir,
         };
         registry.wait_until_listening();
@@ -119,6 +134,11 @@ impl Registry {
     /// The CA that signed this registry's certificate.
     pub fn ca(&self) -> PathBuf {
         self.certs.as_ref().expect("a TLS registry").ca.clone()
+    }
+
+    /// Bearer tokens the token service has issued so far.
+    pub fn tokens_issued(&self) -> usize {
+        self.token.as_ref().expect("a token-auth registry").issued()
     }
 
     /// Every request the registry has logged so far, oldest first.

@@ -139,7 +139,8 @@ impl Registries {
     }
 
     async fn connect(&self, registry: &str) -> Result<Arc<Host>, StoreError> {
-        let plain_http = self.options.allows_plain_http(registry) && self.probe_plain_http(registry).await?;
+        let plain_http =
+            self.options.allows_plain_http(registry) && self.probe_plain_http(registry).await?;
         tracing::debug!(registry, plain_http, "connecting");
         let config = ClientConfig {
             protocol: if plain_http {
@@ -222,7 +223,8 @@ impl Registries {
         let https = || probe.get(format!("https://{registry}/v2/")).send();
         // A registry answers /v2/ with 200, or 401 when it wants credentials; a TLS server spoken
         // to in plain HTTP answers 400.
-        let is_registry = |response: &reqwest::Response| matches!(response.status().as_u16(), 200 | 401);
+        let is_registry =
+            |response: &reqwest::Response| matches!(response.status().as_u16(), 200 | 401);
 
         if reference::is_loopback(registry) {
             let plain = match http().await {
@@ -241,7 +243,11 @@ impl Registries {
         };
         match http().await {
             Ok(response) if is_registry(&response) => Ok(true),
-            Ok(response) => Err(unreachable(registry, &secure, &format!("it answered {} to /v2/", response.status()))),
+            Ok(response) => Err(unreachable(
+                registry,
+                &secure,
+                &format!("it answered {} to /v2/", response.status()),
+            )),
             Err(e) => Err(unreachable(registry, &secure, &root_cause(&e))),
         }
     }
