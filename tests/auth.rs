@@ -7,17 +7,14 @@ use std::path::Path;
 use crate::harness::registry::{Options, PASSWORD, USER};
 use crate::harness::{Registry, base64, fixtures, multiarch, tempdir};
 
-fn secure_registry() -> (Registry, String) {
-    let registry = Registry::start_with(Options {
-        auth: true,
-        tls: true,
-        ..Options::default()
-    });
+/// A registry with `options`, holding `private/app:amd64` and `private/app:arm64`, pushed with
+/// the test credentials. Returns it with the amd64 image's reference.
+fn registry_with_images(options: Options) -> (Registry, String) {
+    let registry = Registry::start_with(options);
     let layout = tempdir();
-    fixtures::Image::hello("linux/amd64").write(layout.path(), Some("amd64"));
-    fixtures::Image::hello("linux/arm64").write(layout.path(), Some("arm64"));
     let creds = format!("{USER}:{PASSWORD}");
-    for tag in ["amd64", "arm64"] {
+    for (platform, tag) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
+        fixtures::Image::hello(platform).write(layout.path(), Some(tag));
         fixtures::push_as(
             layout.path(),
             tag,
@@ -28,6 +25,14 @@ fn secure_registry() -> (Registry, String) {
     }
     let reference = registry.at("private/app:amd64");
     (registry, reference)
+}
+
+fn secure_registry() -> (Registry, String) {
+    registry_with_images(Options {
+        auth: true,
+        tls: true,
+        ..Options::default()
+    })
 }
 
 fn write_config(dir: &Path, json: &str) {
@@ -242,25 +247,12 @@ fn secrets_never_reach_any_output() {
 
 #[test]
 fn bearer_tokens_from_a_token_service() {
-    let registry = Registry::start_with(Options {
+    let (registry, _) = registry_with_images(Options {
         token: true,
         ..Options::default()
     });
-    let layout = tempdir();
-    fixtures::Image::hello("linux/amd64").write(layout.path(), Some("amd64"));
-    fixtures::Image::hello("linux/arm64").write(layout.path(), Some("arm64"));
-    let creds = format!("{USER}:{PASSWORD}");
-    for tag in ["amd64", "arm64"] {
-        fixtures::push_as(
-            layout.path(),
-            tag,
-            &registry.at(&format!("team/app:{tag}")),
-            false,
-            Some(&creds),
-        );
-    }
     let before = registry.tokens_issued();
-    multiarch(&["inspect", &registry.at("team/app:amd64")])
+    multiarch(&["inspect", &registry.at("private/app:amd64")])
         .run()
         .failure(1, "no credentials were found");
     let out = multiarch(&[
@@ -270,18 +262,18 @@ fn bearer_tokens_from_a_token_service() {
         USER,
         "--password-stdin",
         "--tag",
-        &registry.at("team/app:latest"),
+        &registry.at("private/app:latest"),
         "--expect-platforms",
         "linux/amd64,linux/arm64",
-        &registry.at("team/app:amd64"),
-        &registry.at("team/app:arm64"),
+        &registry.at("private/app:amd64"),
+        &registry.at("private/app:arm64"),
     ])
     .stdin(PASSWORD)
     .run()
     .success();
     assert!(
         out.stdout_line()
-            .starts_with(&registry.at("team/app@sha256:")),
+            .starts_with(&registry.at("private/app@sha256:")),
         "{}",
         out.stdout
     );
@@ -294,7 +286,7 @@ fn bearer_tokens_from_a_token_service() {
         "--username",
         USER,
         "--password-stdin",
-        &registry.at("team/app:latest"),
+        &registry.at("private/app:latest"),
     ])
     .stdin("not-the-password")
     .run()

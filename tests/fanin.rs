@@ -3,23 +3,7 @@
 use serde_json::Value;
 
 use crate::harness::schema::{self, Kind};
-use crate::harness::{Registry, fixtures, multiarch, tempdir, tool};
-
-fn raw(reference: &str) -> Value {
-    let out = tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{reference}"),
-        ],
-    )
-    .run()
-    .success();
-    schema::assert_valid(Kind::Index, out.stdout.as_bytes());
-    serde_json::from_str(&out.stdout).expect("index JSON")
-}
+use crate::harness::{Registry, fixtures, multiarch, registry_index, tempdir, tool};
 
 fn platforms(index: &Value) -> Vec<String> {
     index["manifests"]
@@ -101,11 +85,11 @@ fn records_from_build_legs_become_one_index() {
         "--annotation",
         "org.opencontainers.image.source=https://example.test/app",
     ]);
-    let index = raw(&format!("{repo}:latest"));
+    let index = registry_index(&format!("{repo}:latest"));
     let digest = pushed
         .strip_prefix(&format!("{repo}@"))
         .expect("stdout is REPO@DIGEST");
-    let again = raw(&format!("{repo}@{digest}"));
+    let again = registry_index(&format!("{repo}@{digest}"));
     assert_eq!(
         index, again,
         "both tags and the printed digest are the same index"
@@ -286,7 +270,7 @@ fn children_in_another_repository_are_mounted_and_from_another_registry_copied()
         &sources[0],
         &sources[1],
     ]);
-    let index = raw(&target.at("mirror/app:1"));
+    let index = registry_index(&target.at("mirror/app:1"));
     assert_eq!(platforms(&index), ["linux/amd64", "linux/arm64"]);
     for image in &images {
         tool(
@@ -341,8 +325,8 @@ fn one_fan_in_publishes_to_several_repositories() {
         out.stdout
     );
     assert_eq!(
-        raw(&registry.at("app:2")),
-        raw(&registry.at("mirror/app:2"))
+        registry_index(&registry.at("app:2")),
+        registry_index(&registry.at("mirror/app:2"))
     );
 }
 
@@ -381,7 +365,7 @@ fn append_merges_into_the_existing_index() {
         &format!("{repo}:amd64-v2"),
         &format!("{repo}:s390x-latest"),
     ]);
-    let index = raw(&tag);
+    let index = registry_index(&tag);
     assert_eq!(
         platforms(&index),
         ["linux/amd64", "linux/arm64", "linux/s390x"]
@@ -391,7 +375,7 @@ fn append_merges_into_the_existing_index() {
 
     // Without --append the tag is replaced.
     push(&["--tag", &tag, &format!("{repo}:s390x-latest")]);
-    assert_eq!(platforms(&raw(&tag)), ["linux/s390x"]);
+    assert_eq!(platforms(&registry_index(&tag)), ["linux/s390x"]);
 }
 
 #[test]
@@ -445,7 +429,7 @@ fn a_source_index_contributes_its_entries_and_attestations() {
         &format!("{repo}:amd"),
         &format!("{repo}:riscv64-latest"),
     ]);
-    let index = raw(&format!("{repo}:latest"));
+    let index = registry_index(&format!("{repo}:latest"));
     assert_eq!(platforms(&index), ["linux/amd64", "linux/riscv64"]);
     let last = &index["manifests"][2];
     assert_eq!(
@@ -476,7 +460,7 @@ fn docker_manifest_lists_for_old_registries() {
         &sources[0],
         &sources[1],
     ]);
-    let index = raw(&format!("{repo}:list"));
+    let index = registry_index(&format!("{repo}:list"));
     assert_eq!(
         index["mediaType"],
         "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -638,5 +622,8 @@ fn large_layers_stream_between_registries_with_progress_lines() {
         rss_kib < 40 * 1024,
         "a 48 MiB layer was held in memory: peak RSS {rss_kib} KiB"
     );
-    assert_eq!(platforms(&raw(&target.at("app:1"))), ["linux/amd64"]);
+    assert_eq!(
+        platforms(&registry_index(&target.at("app:1"))),
+        ["linux/amd64"]
+    );
 }

@@ -1,22 +1,7 @@
 //! `multiarch inspect`: indexes and images, OCI and Docker, in every format.
 
 use crate::harness::schema::{self, Kind};
-use crate::harness::{Registry, fixtures, multiarch, tempdir, tool};
-
-fn skopeo_raw(reference: &str) -> String {
-    tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{reference}"),
-        ],
-    )
-    .run()
-    .success()
-    .stdout
-}
+use crate::harness::{Registry, fixtures, multiarch, skopeo_raw, tempdir, tool};
 
 #[test]
 fn an_index_with_an_attestation_in_every_format() {

@@ -4,24 +4,7 @@
 use serde_json::Value;
 
 use crate::harness::buildah::Buildah;
-use crate::harness::schema::{self, Kind};
-use crate::harness::{Registry, multiarch, tool};
-
-fn raw(reference: &str) -> Value {
-    let out = tool(
-        "skopeo",
-        &[
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{reference}"),
-        ],
-    )
-    .run()
-    .success();
-    schema::assert_valid(Kind::Index, out.stdout.as_bytes());
-    serde_json::from_str(&out.stdout).unwrap()
-}
+use crate::harness::{Registry, multiarch, registry_index};
 
 /// (platform, digest) pairs of an index, sorted.
 fn entries(index: &Value) -> Vec<(String, String)> {
@@ -73,7 +56,7 @@ fn per_arch_tags_stitched_into_latest() {
     args.extend(arches.iter().map(|a| format!("{repo}:{a}-latest")));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     multiarch(&args).run().success();
-    let ours = raw(&format!("{repo}:latest"));
+    let ours = registry_index(&format!("{repo}:latest"));
 
     // The tutorial's way: buildah manifest create, add each, push --all.
     buildah.run(&["manifest", "create", "go-hello-world"]);
@@ -94,7 +77,7 @@ fn per_arch_tags_stitched_into_latest() {
         "go-hello-world",
         &format!("docker://{repo}:buildah"),
     ]);
-    let theirs = raw(&format!("{repo}:buildah"));
+    let theirs = registry_index(&format!("{repo}:buildah"));
     assert_eq!(
         entries(&ours),
         entries(&theirs),
@@ -119,7 +102,7 @@ fn per_arch_tags_stitched_into_latest() {
     ])
     .run()
     .success();
-    let amended = raw(&format!("{repo}:latest"));
+    let amended = registry_index(&format!("{repo}:latest"));
     assert_eq!(amended["manifests"].as_array().unwrap().len(), 5);
     assert!(
         amended["manifests"]

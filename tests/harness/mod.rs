@@ -207,3 +207,26 @@ pub fn base64(bytes: &[u8]) -> String {
     }
     out
 }
+
+/// The manifest at `reference` (`HOST/REPO:TAG`) exactly as skopeo reads it.
+pub fn skopeo_raw(reference: &str) -> String {
+    tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{reference}"),
+        ],
+    )
+    .run()
+    .success()
+    .stdout
+}
+
+/// The index at `reference`, read by skopeo and checked against the OCI index schema.
+pub fn registry_index(reference: &str) -> serde_json::Value {
+    let raw = skopeo_raw(reference);
+    schema::assert_valid(schema::Kind::Index, raw.as_bytes());
+    serde_json::from_str(&raw).expect("index JSON")
+}

@@ -32,6 +32,25 @@ pub(super) struct Resolved {
     pub extras: Vec<Found>,
 }
 
+impl Resolved {
+    /// A single verified image.
+    fn image(
+        descriptor: Descriptor,
+        origin: String,
+        store: Arc<dyn Store>,
+        manifest: RawManifest,
+    ) -> Self {
+        Resolved {
+            images: vec![Found {
+                child: Child { descriptor, origin },
+                store,
+                manifest,
+            }],
+            extras: Vec::new(),
+        }
+    }
+}
+
 /// A record: the manifest must exist, match the record, and be the platform the record claims.
 pub(super) async fn record(
     path: &Path,
@@ -76,14 +95,7 @@ pub(super) async fn record(
     let mut descriptor = manifest.descriptor();
     descriptor.platform = Some(platform);
     descriptor.annotations = (!record.annotations.is_empty()).then(|| record.annotations.clone());
-    Ok(Resolved {
-        images: vec![Found {
-            child: Child { descriptor, origin },
-            store,
-            manifest,
-        }],
-        extras: Vec::new(),
-    })
+    Ok(Resolved::image(descriptor, origin, store, manifest))
 }
 
 /// An image reference: an image contributes itself; an index contributes its entries, each
@@ -108,14 +120,7 @@ pub(super) async fn reference(
             let platform = verify_image(store.as_ref(), &manifest, None, &origin).await?;
             let mut descriptor = manifest.descriptor();
             descriptor.platform = Some(platform);
-            Ok(Resolved {
-                images: vec![Found {
-                    child: Child { descriptor, origin },
-                    store,
-                    manifest,
-                }],
-                extras: Vec::new(),
-            })
+            Ok(Resolved::image(descriptor, origin, store, manifest))
         }
         Manifest::Index(index) => {
             let entries = stream::iter(index.manifests)

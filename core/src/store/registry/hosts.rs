@@ -112,10 +112,6 @@ impl Registries {
         })
     }
 
-    pub fn options(&self) -> &RegistryOptions {
-        &self.options
-    }
-
     /// A store for one repository.
     pub(crate) async fn repository(
         &self,
