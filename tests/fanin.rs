@@ -627,3 +627,40 @@ fn large_layers_stream_between_registries_with_progress_lines() {
         ["linux/amd64"]
     );
 }
+
+#[test]
+fn a_registry_that_answers_manifest_puts_without_location() {
+    let registry = Registry::start();
+    let proxy = crate::harness::proxy::Proxy::start(
+        &registry.host,
+        crate::harness::proxy::strip_manifest_location,
+    );
+    let layout = tempdir();
+    for platform in ["linux/amd64", "linux/arm64"] {
+        fixtures::Image::hello(platform).write(layout.path(), Some(&fixtures::arch_tag(platform)));
+    }
+    let sources = [
+        format!("oci:{}:amd64-latest", layout.path().display()),
+        format!("oci:{}:arm64-latest", layout.path().display()),
+    ];
+    // Children are pushed by digest, then the index by tag: neither answer has a Location.
+    let out = multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &proxy.at("app:1"),
+        &sources[0],
+        &sources[1],
+    ])
+    .run()
+    .success();
+    assert!(
+        out.stdout_line().starts_with(&proxy.at("app@sha256:")),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(
+        platforms(&registry_index(&registry.at("app:1"))),
+        ["linux/amd64", "linux/arm64"]
+    );
+}

@@ -142,3 +142,59 @@ fn a_foreign_directory_is_never_written_into() {
     let entries: Vec<_> = std::fs::read_dir(&precious).unwrap().collect();
     assert_eq!(entries.len(), 1, "nothing was added");
 }
+
+#[test]
+fn a_layout_without_a_tag_means_latest_when_written() {
+    let dir = tempdir();
+    let source = dir.path().join("src");
+    fixtures::Image::hello("linux/amd64").write(&source, Some("amd64"));
+    fixtures::Image::hello("linux/arm64").write(&source, Some("arm64"));
+    let out = dir.path().join("out");
+    // --append to a layout that does not exist yet starts it.
+    multiarch(&[
+        "manifest",
+        "push",
+        "--append",
+        "--tag",
+        &oci(&out, "v1"),
+        &oci(&source, "amd64"),
+    ])
+    .run()
+    .success();
+    // `oci:DIR` alone reads the only image of a one-image layout, but writes `latest`.
+    let untagged = format!("oci:{}", out.display());
+    multiarch(&["inspect", &untagged]).run().success();
+    multiarch(&[
+        "manifest",
+        "push",
+        "--append",
+        "--tag",
+        &untagged,
+        &oci(&source, "arm64"),
+    ])
+    .run()
+    .success();
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    let mut tags: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["latest", "v1"]);
+    let latest = multiarch(&["inspect", "--format", "json", &oci(&out, "latest")])
+        .run()
+        .success();
+    let report: serde_json::Value = serde_json::from_str(&latest.stdout).unwrap();
+    assert_eq!(
+        report["manifests"].as_array().unwrap().len(),
+        1,
+        "latest was started afresh, not merged into v1"
+    );
+}

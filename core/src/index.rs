@@ -129,11 +129,14 @@ fn platform_key(platform: &Platform) -> (String, String, String, String) {
     )
 }
 
+/// Sorts by platform, then digest, then the whole descriptor, so that which of two sources
+/// naming the same image arrived first never changes the result.
 fn sort_by_platform(images: &mut [Child]) {
     images.sort_by_cached_key(|c| {
         (
             c.platform().map(platform_key),
             c.descriptor.digest.to_string(),
+            manifest::canonical_json(&c.descriptor),
         )
     });
 }
@@ -168,26 +171,21 @@ pub fn dedupe(mut images: Vec<Child>) -> Result<Vec<Child>, IndexError> {
 
 /// Fails unless the images' platforms are exactly `expected` (after normalisation).
 pub fn check_expected(images: &[Child], expected: &[Platform]) -> Result<(), IndexError> {
-    let have: BTreeSet<_> = images
+    // `matches` ignores `os.version` unless both sides state one: `windows/amd64` expects any.
+    let platforms: Vec<&Platform> = images.iter().filter_map(Child::platform).collect();
+    let missing: Vec<Platform> = expected
         .iter()
-        .filter_map(Child::platform)
-        .map(platform_key)
+        .filter(|want| !platforms.iter().any(|have| have.matches(want)))
+        .cloned()
         .collect();
-    let want: BTreeSet<_> = expected.iter().map(platform_key).collect();
-    if have == want {
+    let unexpected: Vec<Platform> = platforms
+        .iter()
+        .filter(|have| !expected.iter().any(|want| have.matches(want)))
+        .map(|p| (*p).clone())
+        .collect();
+    if missing.is_empty() && unexpected.is_empty() {
         return Ok(());
     }
-    let missing = expected
-        .iter()
-        .filter(|p| !have.contains(&platform_key(p)))
-        .cloned()
-        .collect();
-    let unexpected = images
-        .iter()
-        .filter_map(Child::platform)
-        .filter(|p| !want.contains(&platform_key(p)))
-        .cloned()
-        .collect();
     Err(IndexError::Expected {
         expected: expected.to_vec(),
         missing,
@@ -239,7 +237,6 @@ pub fn stitch(
         .iter()
         .map(|c| c.descriptor.digest.to_string())
         .collect();
-    let mut seen = BTreeSet::new();
     let mut extras: Vec<Child> = entries
         .extras
         .iter()
@@ -248,18 +245,16 @@ pub fn stitch(
                 .attestation_for()
                 .is_none_or(|d| present.contains(d))
         })
-        .filter(|c| seen.insert(c.descriptor.digest.to_string()))
         .cloned()
         .collect();
-    extras.sort_by(|a, b| {
-        let key = |c: &Child| {
-            (
-                c.descriptor.attestation_for().map(str::to_owned),
-                c.descriptor.digest.to_string(),
-            )
-        };
-        key(a).cmp(&key(b))
+    extras.sort_by_cached_key(|c| {
+        (
+            c.descriptor.attestation_for().map(str::to_owned),
+            c.descriptor.digest.to_string(),
+            manifest::canonical_json(&c.descriptor),
+        )
     });
+    extras.dedup_by(|a, b| a.descriptor.digest == b.descriptor.digest);
 
     let mut dropped = Vec::new();
     let media_type = match format {
@@ -419,6 +414,41 @@ mod tests {
         let expected = Platform::parse_list("linux/amd64").unwrap();
         let err = check_expected(&images, &expected).unwrap_err().to_string();
         assert!(err.contains("not expected: linux/arm64"), "{err}");
+    }
+
+    #[test]
+    fn windows_os_versions_are_distinct_but_any_one_is_expected() {
+        let mut ltsc2019 = child("windows/amd64", "2019", media_type::OCI_MANIFEST);
+        ltsc2019.descriptor.platform.as_mut().unwrap().os_version = Some("10.0.17763.1".into());
+        let mut ltsc2022 = child("windows/amd64", "2022", media_type::OCI_MANIFEST);
+        ltsc2022.descriptor.platform.as_mut().unwrap().os_version = Some("10.0.20348.1".into());
+        let images = dedupe(vec![ltsc2019, ltsc2022, oci("linux/amd64")]).unwrap();
+        assert_eq!(images.len(), 3);
+        check_expected(
+            &images,
+            &Platform::parse_list("windows/amd64,linux/amd64").unwrap(),
+        )
+        .unwrap();
+        let err =
+            check_expected(&images, &Platform::parse_list("linux/amd64").unwrap()).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("not expected: windows/amd64 (10.0.17763.1)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_same_image_from_two_sources_gives_one_result_in_any_order() {
+        let plain = oci("linux/arm64");
+        let mut annotated = plain.clone();
+        annotated.descriptor.annotations = Some(BTreeMap::from([("k".to_owned(), "v".to_owned())]));
+        let none = BTreeMap::new();
+        let a = dedupe(vec![plain.clone(), annotated.clone()]).unwrap();
+        let b = dedupe(vec![annotated, plain]).unwrap();
+        let sa = stitch(&entries(a), &none, Format::Oci).unwrap();
+        let sb = stitch(&entries(b), &none, Format::Oci).unwrap();
+        assert_eq!(sa.manifest, sb.manifest);
     }
 
     #[test]

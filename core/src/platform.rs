@@ -108,12 +108,12 @@ impl Platform {
         self.os == "unknown" && self.architecture == "unknown"
     }
 
-    /// The record file stem: `linux-arm64`, `linux-arm-v7`.
+    /// The record file stem: `linux-arm64`, `linux-arm-v7`, `windows-amd64-10.0.17763.1`.
     pub fn file_stem(&self) -> String {
         let mut stem = format!("{}-{}", self.os, self.architecture);
-        if let Some(variant) = &self.variant {
+        for part in [&self.variant, &self.os_version].into_iter().flatten() {
             stem.push('-');
-            stem.push_str(variant);
+            stem.push_str(part);
         }
         stem.retain(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
         stem
@@ -240,6 +240,9 @@ mod tests {
     fn file_stems() {
         assert_eq!(p("linux/arm64").file_stem(), "linux-arm64");
         assert_eq!(p("linux/arm/v7").file_stem(), "linux-arm-v7");
+        let mut windows = p("windows/amd64");
+        windows.os_version = Some("10.0.17763.1".into());
+        assert_eq!(windows.file_stem(), "windows-amd64-10.0.17763.1");
     }
 
     #[test]

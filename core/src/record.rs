@@ -61,6 +61,14 @@ pub enum RecordError {
     #[error("{path} is not a multiarch record: {problem}")]
     Invalid { path: PathBuf, problem: String },
     #[error(
+        "{path} already holds the record of another image for {platform} ({existing}); did two build legs build for one platform? Delete the file if this build replaces that one"
+    )]
+    Conflict {
+        path: PathBuf,
+        platform: String,
+        existing: String,
+    },
+    #[error(
         "{path} is a directory with no record files (*.json); did the build jobs' records arrive?"
     )]
     EmptyDir { path: PathBuf },
@@ -173,7 +181,9 @@ impl Record {
     }
 
     /// Writes the record into `dir` (created if needed) as `<platform>.json`, atomically: a
-    /// reader sees the old file or the new one, never half of one.
+    /// reader sees a whole file or none. A file already there for the same platform is only
+    /// replaced when it holds this same record: another image for the platform is an error, so
+    /// that two build legs sharing a directory can never silently drop one of their images.
     pub fn write(&self, dir: &Path) -> Result<PathBuf, RecordError> {
         let path = dir.join(self.file_name());
         let write_error = |source| RecordError::Write {
@@ -184,8 +194,26 @@ impl Record {
         let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
         file.write_all(&self.to_json()).map_err(write_error)?;
         file.as_file().sync_all().map_err(write_error)?;
-        file.persist(&path).map_err(|e| write_error(e.error))?;
-        Ok(path)
+        match file.persist_noclobber(&path) {
+            Ok(_) => Ok(path),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                match Record::read(&path) {
+                    Ok(existing) if existing == *self => Ok(path),
+                    Ok(existing) => Err(RecordError::Conflict {
+                        path,
+                        platform: self.platform.to_string(),
+                        existing: format!("{}@{}", existing.image, existing.digest),
+                    }),
+                    // A file that is not a valid record is replaced by a valid one.
+                    Err(_) => e
+                        .file
+                        .persist(&path)
+                        .map(|_| path.clone())
+                        .map_err(|e| write_error(e.error)),
+                }
+            }
+            Err(e) => Err(write_error(e.error)),
+        }
     }
 }
 
@@ -280,6 +308,22 @@ mod tests {
         assert!(
             parse_err(&good.replace("\"annotations\"", "\"extra\": 1, \"annotations\""))
                 .contains("unknown field")
+        );
+    }
+
+    #[test]
+    fn a_record_for_another_image_of_the_same_platform_is_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = sample();
+        record.write(dir.path()).unwrap();
+        record.write(dir.path()).unwrap();
+        let mut other = record.clone();
+        other.digest = digest::sha256(b"another build");
+        let err = other.write(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("another image for linux/arm/v7"), "{err}");
+        assert_eq!(
+            Record::read(&dir.path().join(record.file_name())).unwrap(),
+            record
         );
     }
 

@@ -32,6 +32,20 @@ pub struct Repository {
 pub enum ManifestTarget {
     Tag(String),
     Digest(Digest),
+    /// Neither was given (`oci:DIR`): tag `latest`, or, when reading an OCI layout that holds a
+    /// single image, that image (skopeo's rule). Writes always go to `latest`.
+    Default,
+}
+
+impl ManifestTarget {
+    /// The tag this target reads or writes, if it is not a digest.
+    pub fn tag(&self) -> Option<&str> {
+        match self {
+            ManifestTarget::Tag(tag) => Some(tag),
+            ManifestTarget::Default => Some(DEFAULT_TAG),
+            ManifestTarget::Digest(_) => None,
+        }
+    }
 }
 
 /// A parsed reference: a location plus an optional tag and digest.
@@ -92,12 +106,13 @@ pub const DEFAULT_TAG: &str = "latest";
 const LAYOUT_PREFIX: &str = "oci:";
 
 impl ImageRef {
-    /// The manifest this reference names: its digest if it has one, else its tag, else `latest`.
+    /// The manifest this reference names: its digest if it has one, else its tag, else the
+    /// default (see [`ManifestTarget::Default`]).
     pub fn target(&self) -> ManifestTarget {
         match (&self.digest, &self.tag) {
             (Some(digest), _) => ManifestTarget::Digest(digest.clone()),
             (None, Some(tag)) => ManifestTarget::Tag(tag.clone()),
-            (None, None) => ManifestTarget::Tag(DEFAULT_TAG.to_owned()),
+            (None, None) => ManifestTarget::Default,
         }
     }
 
@@ -318,6 +333,7 @@ impl fmt::Display for ManifestTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ManifestTarget::Tag(tag) => write!(f, "tag `{tag}`"),
+            ManifestTarget::Default => write!(f, "tag `{DEFAULT_TAG}`"),
             ManifestTarget::Digest(digest) => write!(f, "{digest}"),
         }
     }
@@ -386,7 +402,8 @@ mod tests {
         assert_eq!(r.tag.as_deref(), Some("v1"));
         let r = parse("oci:relative/dir");
         assert_eq!(r.tag, None);
-        assert_eq!(r.target(), ManifestTarget::Tag("latest".into()));
+        assert_eq!(r.target(), ManifestTarget::Default);
+        assert_eq!(r.target().tag(), Some("latest"));
         let hex = "c".repeat(64);
         let r = parse(&format!("oci:dir@sha256:{hex}"));
         assert!(r.digest.is_some());

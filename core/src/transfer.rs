@@ -6,14 +6,17 @@ use std::fmt;
 use std::sync::Arc;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
+use tokio::sync::Semaphore;
 
 use crate::digest::Digest;
 use crate::manifest::{Manifest, ManifestError, RawManifest};
 use crate::reference::ManifestTarget;
 use crate::store::{BlobStream, Store, StoreError};
 
-/// Blob copies in flight for one image.
+/// Blobs checked (HEAD, mount) at once for one image.
 const PARALLEL_BLOBS: usize = 4;
+/// Blobs streamed at once across a whole run: each holds a download open while it uploads.
+const PARALLEL_COPIES: usize = 8;
 
 /// Watches blob copies (a progress bar on a terminal, log lines in CI).
 pub trait Progress: Send + Sync + fmt::Debug {
@@ -69,87 +72,109 @@ pub enum TransferError {
     Manifest(#[from] ManifestError),
 }
 
-/// Makes `manifest` (an image, or an index and everything under it) present in `target`, taking
-/// what is missing from `source`.
-pub async fn ensure_manifest(
-    source: &dyn Store,
-    target: &dyn Store,
-    manifest: &RawManifest,
-    progress: &dyn Progress,
-) -> Result<TransferStats, TransferError> {
-    let by_digest = ManifestTarget::Digest(manifest.digest.clone());
-    if target.resolve(&by_digest).await?.is_some() {
-        return Ok(TransferStats::default());
-    }
-    let mut stats = TransferStats::default();
-    match manifest.parse()? {
-        Manifest::Index(index) => {
-            for child in &index.manifests {
-                let child = source
-                    .get_manifest(&ManifestTarget::Digest(child.digest.clone()))
-                    .await?;
-                stats += Box::pin(ensure_manifest(source, target, &child, progress)).await?;
-            }
-        }
-        Manifest::Image(image) => {
-            let blobs = std::iter::once(image.config()).chain(image.layers().iter());
-            let copies =
-                stream::iter(blobs.filter(|blob| is_distributable(blob.media_type().as_ref())))
-                    .map(|blob| ensure_blob(source, target, blob.digest(), blob.size(), progress))
-                    .buffer_unordered(PARALLEL_BLOBS)
-                    .try_collect::<Vec<TransferStats>>()
-                    .await?;
-            for copy in copies {
-                stats += copy;
-            }
+/// The transfers of one run: where progress goes, and a bound on blobs streamed at once.
+#[derive(Debug)]
+pub struct Transfers<'a> {
+    progress: &'a dyn Progress,
+    copies: Semaphore,
+}
+
+impl<'a> Transfers<'a> {
+    pub fn new(progress: &'a dyn Progress) -> Self {
+        Transfers {
+            progress,
+            copies: Semaphore::new(PARALLEL_COPIES),
         }
     }
-    target.put_manifest(&by_digest, manifest).await?;
-    stats.manifests_written += 1;
-    Ok(stats)
+
+    /// Makes `manifest` (an image, or an index and everything under it) present in `target`,
+    /// taking what is missing from `source`.
+    pub async fn ensure_manifest(
+        &self,
+        source: &dyn Store,
+        target: &dyn Store,
+        manifest: &RawManifest,
+    ) -> Result<TransferStats, TransferError> {
+        let by_digest = ManifestTarget::Digest(manifest.digest.clone());
+        if target.resolve(&by_digest).await?.is_some() {
+            return Ok(TransferStats::default());
+        }
+        let mut stats = TransferStats::default();
+        match manifest.parse()? {
+            Manifest::Index(index) => {
+                for child in &index.manifests {
+                    let child = source
+                        .get_manifest(&ManifestTarget::Digest(child.digest.clone()))
+                        .await?;
+                    stats += Box::pin(self.ensure_manifest(source, target, &child)).await?;
+                }
+            }
+            Manifest::Image(image) => {
+                let blobs = std::iter::once(image.config()).chain(image.layers().iter());
+                let copies =
+                    stream::iter(blobs.filter(|blob| is_distributable(blob.media_type().as_ref())))
+                        .map(|blob| self.ensure_blob(source, target, blob.digest(), blob.size()))
+                        .buffer_unordered(PARALLEL_BLOBS)
+                        .try_collect::<Vec<TransferStats>>()
+                        .await?;
+                for copy in copies {
+                    stats += copy;
+                }
+            }
+        }
+        target.put_manifest(&by_digest, manifest).await?;
+        stats.manifests_written += 1;
+        Ok(stats)
+    }
+
+    async fn ensure_blob(
+        &self,
+        source: &dyn Store,
+        target: &dyn Store,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<TransferStats, StoreError> {
+        if target.blob_exists(digest).await? {
+            return Ok(TransferStats {
+                blobs_present: 1,
+                ..TransferStats::default()
+            });
+        }
+        if target.mount_blob(digest, source.location()).await? {
+            tracing::debug!(%digest, from = %source.location(), "mounted");
+            return Ok(TransferStats {
+                blobs_mounted: 1,
+                ..TransferStats::default()
+            });
+        }
+        // The download is opened only once this copy may run, so no response sits unread.
+        let _slot = self
+            .copies
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let watch = self.progress.start(digest, size);
+        let counter = watch.clone();
+        let data: BlobStream = Box::pin(
+            source
+                .open_blob(digest, size)
+                .await?
+                .inspect_ok(move |chunk| counter.advance(chunk.len() as u64)),
+        );
+        let result = target.put_blob(digest, size, data).await;
+        watch.finish();
+        result?;
+        Ok(TransferStats {
+            blobs_copied: 1,
+            bytes_copied: size,
+            ..TransferStats::default()
+        })
+    }
 }
 
 /// Foreign (Windows base) and non-distributable layers are fetched by clients from elsewhere.
 fn is_distributable(media_type: &str) -> bool {
     !(media_type.contains("foreign") || media_type.contains("nondistributable"))
-}
-
-async fn ensure_blob(
-    source: &dyn Store,
-    target: &dyn Store,
-    digest: &Digest,
-    size: u64,
-    progress: &dyn Progress,
-) -> Result<TransferStats, StoreError> {
-    if target.blob_exists(digest).await? {
-        return Ok(TransferStats {
-            blobs_present: 1,
-            ..TransferStats::default()
-        });
-    }
-    if target.mount_blob(digest, source.location()).await? {
-        tracing::debug!(%digest, from = %source.location(), "mounted");
-        return Ok(TransferStats {
-            blobs_mounted: 1,
-            ..TransferStats::default()
-        });
-    }
-    let watch = progress.start(digest, size);
-    let counter = watch.clone();
-    let data: BlobStream = Box::pin(
-        source
-            .open_blob(digest, size)
-            .await?
-            .inspect_ok(move |chunk| counter.advance(chunk.len() as u64)),
-    );
-    let result = target.put_blob(digest, size, data).await;
-    watch.finish();
-    result?;
-    Ok(TransferStats {
-        blobs_copied: 1,
-        bytes_copied: size,
-        ..TransferStats::default()
-    })
 }
 
 #[cfg(test)]
@@ -194,7 +219,9 @@ mod tests {
             .await
             .unwrap();
 
-        let stats = ensure_manifest(&source, &target, &manifest, &Quiet)
+        let transfers = Transfers::new(&Quiet);
+        let stats = transfers
+            .ensure_manifest(&source, &target, &manifest)
             .await
             .unwrap();
         assert_eq!(stats.blobs_copied, 2);
@@ -205,7 +232,8 @@ mod tests {
             .unwrap();
         assert_eq!(copied, manifest);
 
-        let again = ensure_manifest(&source, &target, &manifest, &Quiet)
+        let again = transfers
+            .ensure_manifest(&source, &target, &manifest)
             .await
             .unwrap();
         assert_eq!(again, TransferStats::default());

@@ -3,6 +3,7 @@
 
 pub mod buildah;
 pub mod fixtures;
+pub mod proxy;
 pub mod registry;
 pub mod schema;
 pub mod tls;

@@ -17,7 +17,7 @@ use crate::platform::Platform;
 use crate::record::Record;
 use crate::reference::{ImageRef, Location, ManifestTarget};
 use crate::store::{self, Registries, Store, StoreError};
-use crate::transfer::{self, Progress, TransferError, TransferStats};
+use crate::transfer::{Progress, TransferError, TransferStats, Transfers};
 
 /// Sources read at the same time.
 const PARALLEL_SOURCES: usize = 32;
@@ -255,8 +255,9 @@ pub async fn run(
             },
         })
         .collect();
+    let transfers = Transfers::new(progress);
     for target in &targets {
-        outcome.transfers += copy_children(&children, target.store.as_ref(), progress).await?;
+        outcome.transfers += copy_children(&children, target.store.as_ref(), &transfers).await?;
     }
     for target in &targets {
         outcome.published.push(publish(target, &manifest).await?);
@@ -273,13 +274,11 @@ async fn open_targets(
     }
     let mut targets: Vec<(Location, Vec<String>)> = Vec::new();
     for tag in tags {
-        if tag.digest.is_some() {
+        // A tag names where the index goes; a digest cannot.
+        let Some(name) = tag.target().tag().map(str::to_owned) else {
             return Err(FanInError::TagWithDigest {
                 tag: tag.to_string(),
             });
-        }
-        let ManifestTarget::Tag(name) = tag.target() else {
-            unreachable!("references without a digest target a tag")
         };
         match targets.iter_mut().find(|(l, _)| l.same_as(&tag.location)) {
             Some((_, names)) if names.contains(&name) => {}
@@ -373,7 +372,7 @@ struct Source {
 async fn copy_children(
     children: &[Source],
     target: &dyn Store,
-    progress: &dyn Progress,
+    transfers: &Transfers<'_>,
 ) -> Result<TransferStats, FanInError> {
     let publish_error = |source| FanInError::Publish {
         location: target.location().to_string(),
@@ -394,7 +393,9 @@ async fn copy_children(
                     .await?
             }
         };
-        transfer::ensure_manifest(child.store.as_ref(), target, &manifest, progress).await
+        transfers
+            .ensure_manifest(child.store.as_ref(), target, &manifest)
+            .await
     })
     .buffer_unordered(PARALLEL_SOURCES)
     .try_collect::<Vec<_>>()

@@ -83,16 +83,6 @@ impl LayoutStore {
         }
     }
 
-    fn require_layout(&self) -> Result<(), StoreError> {
-        if self.has_layout()? {
-            Ok(())
-        } else {
-            Err(self.layout_error(format!(
-                "it has no `{LAYOUT_FILE}` file; is the path right?"
-            )))
-        }
-    }
-
     /// Creates the layout skeleton, refusing to write into a directory that holds anything but a
     /// layout (another writer may be creating one at the same moment, so layout entries are fine).
     fn ensure_layout(&self) -> Result<(), StoreError> {
@@ -134,28 +124,32 @@ impl LayoutStore {
         }
     }
 
-    /// The `index.json` entry `target` names, if any.
+    /// The `index.json` entry `target` names, if any (none when there is no layout yet).
     fn find(&self, target: &ManifestTarget) -> Result<Option<Descriptor>, StoreError> {
-        self.require_layout()?;
+        if !self.has_layout()? {
+            return Ok(None);
+        }
         let index = self.read_index()?;
+        let tagged = |tag: &str| {
+            index
+                .manifests
+                .iter()
+                .find(|d| d.annotation(REF_NAME) == Some(tag))
+                .cloned()
+        };
         Ok(match target {
-            ManifestTarget::Digest(digest) => {
-                index.manifests.into_iter().find(|d| &d.digest == digest)
-            }
-            ManifestTarget::Tag(tag) => {
-                let tagged = index
-                    .manifests
-                    .iter()
-                    .find(|d| d.annotation(REF_NAME) == Some(tag));
-                match tagged {
-                    Some(found) => Some(found.clone()),
-                    // As skopeo does, `oci:DIR` alone means the only image of a one-image layout.
-                    None if tag == DEFAULT_TAG && index.manifests.len() == 1 => {
-                        index.manifests.into_iter().next()
-                    }
-                    None => None,
-                }
-            }
+            ManifestTarget::Digest(digest) => index
+                .manifests
+                .iter()
+                .find(|d| &d.digest == digest)
+                .cloned(),
+            ManifestTarget::Tag(tag) => tagged(tag),
+            // As skopeo does, `oci:DIR` alone also means the only image of a one-image layout.
+            ManifestTarget::Default => match tagged(DEFAULT_TAG) {
+                Some(found) => Some(found),
+                None if index.manifests.len() == 1 => index.manifests.first().cloned(),
+                None => None,
+            },
         })
     }
 
@@ -172,12 +166,15 @@ impl LayoutStore {
     }
 
     fn not_found(&self, target: &ManifestTarget) -> StoreError {
+        if !self.has_layout().unwrap_or(false) {
+            return StoreError::NoLayout {
+                path: self.dir.clone(),
+            };
+        }
         let tags = self.tags();
         let what = match (target, tags.is_empty()) {
-            (ManifestTarget::Tag(_), false) => {
-                format!("manifest {target} (tags here: {})", tags.join(", "))
-            }
-            _ => format!("manifest {target}"),
+            (ManifestTarget::Digest(_), _) | (_, true) => format!("manifest {target}"),
+            (_, false) => format!("manifest {target} (tags here: {})", tags.join(", ")),
         };
         StoreError::NotFound {
             location: self.location.to_string(),
@@ -196,8 +193,8 @@ impl LayoutStore {
         let lock = File::open(&lock_path).map_err(Self::io_error(&lock_path))?;
         lock.lock().map_err(Self::io_error(&lock_path))?;
         let mut index = self.read_index()?;
-        match target {
-            ManifestTarget::Tag(tag) => {
+        match target.tag() {
+            Some(tag) => {
                 // Untagged entries now reachable through the tagged manifest are tidied away.
                 index.manifests.retain(|d| match d.annotation(REF_NAME) {
                     Some(name) => name != tag,
@@ -207,10 +204,10 @@ impl LayoutStore {
                 tagged
                     .annotations
                     .get_or_insert_with(Default::default)
-                    .insert(REF_NAME.to_owned(), tag.clone());
+                    .insert(REF_NAME.to_owned(), tag.to_owned());
                 index.manifests.push(tagged);
             }
-            ManifestTarget::Digest(_) => {
+            None => {
                 if index
                     .manifests
                     .iter()
@@ -304,14 +301,11 @@ impl Store for LayoutStore {
     }
 
     async fn resolve(&self, target: &ManifestTarget) -> Result<Option<Digest>, StoreError> {
-        if !self.has_layout()? {
-            return Ok(None);
-        }
         match target {
-            ManifestTarget::Tag(_) => Ok(self.find(target)?.map(|d| d.digest)),
             ManifestTarget::Digest(digest) => {
                 Ok(self.blob_path(digest).is_file().then(|| digest.clone()))
             }
+            tag => Ok(self.find(tag)?.map(|d| d.digest)),
         }
     }
 
@@ -319,8 +313,8 @@ impl Store for LayoutStore {
         let entry = self.find(target)?;
         let digest = match (&entry, target) {
             (Some(entry), _) => entry.digest.clone(),
-            (None, ManifestTarget::Digest(digest)) => digest.clone(),
-            (None, ManifestTarget::Tag(_)) => return Err(self.not_found(target)),
+            (None, ManifestTarget::Digest(digest)) if self.has_layout()? => digest.clone(),
+            (None, _) => return Err(self.not_found(target)),
         };
         let path = self.blob_path(&digest);
         let size = match std::fs::metadata(&path) {
@@ -485,12 +479,20 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(by_digest, m);
-        // A one-image layout answers to `oci:DIR` alone.
+        // A one-image layout answers to `oci:DIR` alone, but not to an explicit `latest`.
+        assert!(store.get_manifest(&ManifestTarget::Default).await.is_ok());
         assert!(
             store
                 .get_manifest(&ManifestTarget::Tag("latest".into()))
                 .await
-                .is_ok()
+                .is_err()
+        );
+        assert_eq!(
+            store
+                .resolve(&ManifestTarget::Tag("latest".into()))
+                .await
+                .unwrap(),
+            None
         );
 
         let n = manifest("b");
@@ -545,8 +547,10 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            err.to_string().contains("has no `oci-layout` file"),
+            err.to_string()
+                .contains("no `oci-layout` file); is the path right?"),
             "{err}"
         );
+        assert!(err.is_not_found());
     }
 }

@@ -150,6 +150,8 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    #[error("there is no OCI image layout at {path} (no `oci-layout` file); is the path right?")]
+    NoLayout { path: PathBuf },
     #[error("{path} is not a usable OCI image layout: {reason}")]
     Layout { path: PathBuf, reason: String },
     #[error("cannot use CA certificate file {path}: {reason}")]
@@ -159,7 +161,11 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The manifest or blob (or the whole layout) does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(self, StoreError::NotFound { .. })
+        matches!(
+            self,
+            StoreError::NotFound { .. } | StoreError::NoLayout { .. }
+        )
     }
 }

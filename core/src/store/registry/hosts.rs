@@ -237,6 +237,15 @@ impl Registries {
             Ok(_) => return Ok(false),
             Err(e) => root_cause(&e),
         };
+        // A host that speaks TLS but whose certificate does not verify is never downgraded: that
+        // is what an attacker in the middle would arrange.
+        if secure.to_ascii_lowercase().contains("certificate") {
+            return Err(unreachable(
+                registry,
+                &secure,
+                "not tried, since the host speaks HTTPS",
+            ));
+        }
         match http().await {
             Ok(response) if is_registry(&response) => Ok(true),
             Ok(response) => Err(unreachable(

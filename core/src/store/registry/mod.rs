@@ -23,7 +23,7 @@ use super::{BlobStream, Store, StoreError};
 use crate::digest::{self, Digest, VerifyingStream};
 use crate::manifest::{MAX_MANIFEST_BYTES, RawManifest};
 use crate::media_type;
-use crate::reference::{Location, ManifestTarget, Repository};
+use crate::reference::{DEFAULT_TAG, Location, ManifestTarget, Repository};
 
 /// One repository of a registry.
 #[derive(Debug)]
@@ -49,10 +49,25 @@ impl RegistryStore {
             self.repository.name.clone(),
         );
         match target {
-            ManifestTarget::Tag(tag) => Reference::with_tag(registry, name, tag.clone()),
             ManifestTarget::Digest(digest) => {
                 Reference::with_digest(registry, name, digest.to_string())
             }
+            tag => Reference::with_tag(registry, name, tag.tag().unwrap_or(DEFAULT_TAG).to_owned()),
+        }
+    }
+
+    /// The reference to PUT a manifest to. By digest, the digest also stands as the tag: when a
+    /// registry (ECR, for one) answers without a `Location`, oci-client rebuilds the URL by
+    /// stripping the tag from it, and panics when there is none.
+    fn put_reference(&self, target: &ManifestTarget) -> Reference {
+        match target {
+            ManifestTarget::Digest(digest) => Reference::with_tag_and_digest(
+                self.repository.registry.clone(),
+                self.repository.name.clone(),
+                digest.to_string(),
+                digest.to_string(),
+            ),
+            other => self.reference(other),
         }
     }
 
@@ -161,7 +176,7 @@ impl Store for RegistryStore {
                     digest: actual,
                 }
             }
-            ManifestTarget::Tag(_) => RawManifest::new(bytes, media_type),
+            ManifestTarget::Tag(_) | ManifestTarget::Default => RawManifest::new(bytes, media_type),
         };
         Ok(manifest)
     }
@@ -190,7 +205,7 @@ impl Store for RegistryStore {
         self.host
             .client
             .push_manifest_raw(
-                &self.reference(target),
+                &self.put_reference(target),
                 manifest.bytes.clone(),
                 content_type,
             )
