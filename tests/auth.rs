@@ -281,6 +281,21 @@ fn bearer_tokens_from_a_token_service() {
         registry.tokens_issued() > before,
         "the registry was reached with bearer tokens"
     );
+    // Into another repository: its token covers only the target, so the registry refuses the
+    // mount and the blobs are uploaded instead.
+    multiarch(&[
+        "manifest",
+        "push",
+        "--username",
+        USER,
+        "--password-stdin",
+        "--tag",
+        &registry.at("release/app:1"),
+        &registry.at("private/app:amd64"),
+    ])
+    .stdin(PASSWORD)
+    .run()
+    .success();
     multiarch(&[
         "inspect",
         "--username",
