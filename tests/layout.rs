@@ -3,6 +3,25 @@
 use crate::harness::schema::{self, Kind};
 use crate::harness::{Registry, fixtures, multiarch, oci, tempdir, tool};
 
+/// The tags in a layout's index.json, sorted.
+fn layout_tags(layout: &std::path::Path) -> Vec<String> {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let mut tags: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    tags.sort();
+    tags
+}
+
 #[test]
 fn layouts_and_registries_feed_each_other() {
     let registry = Registry::start();
@@ -102,19 +121,7 @@ fn concurrent_fan_ins_into_one_layout_keep_every_tag() {
     for child in children {
         child.join().unwrap().success();
     }
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(target.join("index.json")).unwrap()).unwrap();
-    let mut tags: Vec<&str> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m["annotations"]["org.opencontainers.image.ref.name"]
-                .as_str()
-                .unwrap()
-        })
-        .collect();
-    tags.sort();
+    let tags = layout_tags(&target);
     assert_eq!(
         tags,
         ["t0", "t1", "t2", "t3", "t4", "t5"],
@@ -174,19 +181,7 @@ fn a_layout_without_a_tag_means_latest_when_written() {
     ])
     .run()
     .success();
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
-    let mut tags: Vec<&str> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| {
-            m["annotations"]["org.opencontainers.image.ref.name"]
-                .as_str()
-                .unwrap()
-        })
-        .collect();
-    tags.sort();
+    let tags = layout_tags(&out);
     assert_eq!(tags, ["latest", "v1"]);
     let latest = multiarch(&["inspect", "--format", "json", &oci(&out, "latest")])
         .run()

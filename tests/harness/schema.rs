@@ -56,15 +56,23 @@ pub fn assert_valid(kind: Kind, bytes: &[u8]) {
             validator("image-layout-schema.json"),
         ]
     });
+    check(
+        &validators[kind as usize],
+        bytes,
+        &format!("the OCI {kind:?} schema"),
+    );
+}
+
+#[track_caller]
+fn check(validator: &Validator, bytes: &[u8], schema: &str) {
     let document: Value = serde_json::from_slice(bytes).expect("document is JSON");
-    let validator = &validators[kind as usize];
     let errors: Vec<String> = validator
         .iter_errors(&document)
         .map(|e| e.to_string())
         .collect();
     assert!(
         errors.is_empty(),
-        "{kind:?} does not match the OCI schema: {errors:?}\n{}",
+        "does not match {schema}: {errors:?}\n{}",
         String::from_utf8_lossy(bytes)
     );
 }
@@ -95,14 +103,5 @@ pub fn assert_project_schema(name: &str, bytes: &[u8]) {
     let schema: Value = serde_json::from_slice(&std::fs::read(&path).expect("project schema"))
         .expect("schema JSON");
     let validator = jsonschema::validator_for(&schema).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let document: Value = serde_json::from_slice(bytes).expect("document is JSON");
-    let errors: Vec<String> = validator
-        .iter_errors(&document)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "does not match {name}: {errors:?}\n{}",
-        String::from_utf8_lossy(bytes)
-    );
+    check(&validator, bytes, name);
 }
