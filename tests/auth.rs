@@ -59,36 +59,27 @@ fn tls_is_verified_and_a_private_ca_can_be_trusted() {
             1,
             &format!("no credentials were found for {}", registry.host),
         );
-    multiarch(&[
-        "inspect",
-        "--ca-file",
-        ca,
-        "--username",
-        USER,
-        "--password-stdin",
-        &reference,
-    ])
-    .stdin(&format!("{PASSWORD}\n"))
-    .run()
-    .success();
+    let inspect_with_password = |password: &str| {
+        multiarch(&[
+            "inspect",
+            "--ca-file",
+            ca,
+            "--username",
+            USER,
+            "--password-stdin",
+            &reference,
+        ])
+        .stdin(password)
+        .run()
+    };
+    inspect_with_password(&format!("{PASSWORD}\n")).success();
     multiarch(&["inspect", &reference])
         .env("SSL_CERT_FILE", ca)
         .env("MULTIARCH_USERNAME", USER)
         .env("MULTIARCH_PASSWORD", PASSWORD)
         .run()
         .success();
-    multiarch(&[
-        "inspect",
-        "--ca-file",
-        ca,
-        "--username",
-        USER,
-        "--password-stdin",
-        &reference,
-    ])
-    .stdin("wrong-password")
-    .run()
-    .failure(
+    inspect_with_password("wrong-password").failure(
         1,
         "did not let the credentials from --username/--password-stdin pull",
     );

@@ -3,7 +3,9 @@
 use serde_json::Value;
 
 use crate::harness::schema::{self, Kind};
-use crate::harness::{Registry, fixtures, multiarch, registry_index, tempdir, tool};
+use crate::harness::{
+    Registry, fixtures, multiarch, registry_index, skopeo_copy_all, tempdir, tool,
+};
 
 fn platforms(index: &Value) -> Vec<String> {
     index["manifests"]
@@ -286,18 +288,7 @@ fn children_in_another_repository_are_mounted_and_from_another_registry_copied()
     }
     // And from there to a layout, whole.
     let copy = tempdir();
-    tool(
-        "skopeo",
-        &[
-            "copy",
-            "--all",
-            "--src-tls-verify=false",
-            &format!("docker://{}", target.at("mirror/app:1")),
-            &format!("oci:{}:x", copy.path().display()),
-        ],
-    )
-    .run()
-    .success();
+    skopeo_copy_all(&target.at("mirror/app:1"), copy.path(), "x");
 }
 
 #[test]
@@ -503,34 +494,27 @@ fn a_record_that_does_not_match_the_registry_is_refused() {
     let out = multiarch(&["record", &format!("{repo}@{}", images[0].digest)])
         .run()
         .success();
+    let push_records = || {
+        multiarch(&[
+            "manifest",
+            "push",
+            "--tag",
+            &format!("{repo}:latest"),
+            "--records",
+            records.path().to_str().unwrap(),
+        ])
+        .run()
+    };
     let wrong_size = out
         .stdout
         .replace(&format!("\"size\": {}", images[0].size), "\"size\": 7");
     std::fs::write(records.path().join("linux-amd64.json"), wrong_size).unwrap();
-    multiarch(&[
-        "manifest",
-        "push",
-        "--tag",
-        &format!("{repo}:latest"),
-        "--records",
-        records.path().to_str().unwrap(),
-    ])
-    .run()
-    .failure(1, "the record says size is 7");
+    push_records().failure(1, "the record says size is 7");
     let missing = out
         .stdout
         .replace(&images[0].digest, &format!("sha256:{}", "0".repeat(64)));
     std::fs::write(records.path().join("linux-amd64.json"), missing).unwrap();
-    multiarch(&[
-        "manifest",
-        "push",
-        "--tag",
-        &format!("{repo}:latest"),
-        "--records",
-        records.path().to_str().unwrap(),
-    ])
-    .run()
-    .failure(1, "was not found");
+    push_records().failure(1, "was not found");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use crate::harness::buildah::Buildah;
 use crate::harness::schema::{self, Kind};
-use crate::harness::{Registry, fixtures, multiarch, oci, tempdir, tool};
+use crate::harness::{Registry, fixtures, multiarch, oci, skopeo_copy_all, tempdir, tool};
 
 #[test]
 fn buildah_images_in_skopeo_and_buildah_out() {
@@ -26,18 +26,7 @@ fn buildah_images_in_skopeo_and_buildah_out() {
 
     // skopeo copies the whole index and every manifest in it validates against the OCI schemas.
     let copy = tempdir();
-    tool(
-        "skopeo",
-        &[
-            "copy",
-            "--all",
-            "--src-tls-verify=false",
-            &format!("docker://{repo}:v1"),
-            &oci(copy.path(), "v1"),
-        ],
-    )
-    .run()
-    .success();
+    skopeo_copy_all(&format!("{repo}:v1"), copy.path(), "v1");
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(copy.path().join("index.json")).unwrap()).unwrap();
     schema::assert_valid(

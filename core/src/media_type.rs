@@ -8,10 +8,8 @@ pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
-pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// Docker's schema 1 manifests: deprecated and not supported.
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
-pub const DOCKER_SCHEMA1: &str = "application/vnd.docker.distribution.manifest.v1+json";
 
 /// Every manifest media type the project understands, for `Accept` headers.
 pub const MANIFEST_TYPES: &[&str] = &[
@@ -37,11 +35,6 @@ pub fn kind(media_type: &str) -> Option<Kind> {
         OCI_MANIFEST | DOCKER_MANIFEST => Some(Kind::Image),
         _ => None,
     }
-}
-
-/// True for Docker's (non-OCI) manifest media types.
-pub fn is_docker(media_type: &str) -> bool {
-    media_type.starts_with("application/vnd.docker.")
 }
 
 /// The media type a manifest declares in its own `mediaType` field, or, for OCI manifests that
@@ -77,8 +70,6 @@ mod tests {
         assert_eq!(kind(OCI_MANIFEST), Some(Kind::Image));
         assert_eq!(kind(DOCKER_MANIFEST), Some(Kind::Image));
         assert_eq!(kind(DOCKER_SCHEMA1_SIGNED), None);
-        assert!(is_docker(DOCKER_MANIFEST));
-        assert!(!is_docker(OCI_MANIFEST));
     }
 
     #[test]

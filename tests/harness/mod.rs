@@ -231,3 +231,20 @@ pub fn registry_index(reference: &str) -> serde_json::Value {
     schema::assert_valid(schema::Kind::Index, raw.as_bytes());
     serde_json::from_str(&raw).expect("index JSON")
 }
+
+/// Copies the index at `reference` (`HOST/REPO:TAG`), every image in it, into `oci:LAYOUT:TAG`
+/// with skopeo.
+pub fn skopeo_copy_all(reference: &str, layout: &Path, tag: &str) {
+    tool(
+        "skopeo",
+        &[
+            "copy",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{reference}"),
+            &oci(layout, tag),
+        ],
+    )
+    .run()
+    .success();
+}
