@@ -22,6 +22,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+const BUILD_HELP: &str =
+    "Stdout gets one line per repository: REPO@DIGEST of the image (one platform) \
+or of the index (several), or oci:DIR@DIGEST. Logs and progress go to stderr.
+
+Environment: SOURCE_DATE_EPOCH sets file times and `created` (default 0, 1970-01-01); \
+MULTIARCH_CACHE_DIR moves the layer cache (default $XDG_CACHE_HOME/multiarch or ~/.cache/multiarch).
+
+Examples:
+  multiarch build --platform linux/arm64 --push --tag ghcr.io/org/app --records records/
+  multiarch build --platform linux/amd64 --platform linux/arm64 --tag ghcr.io/org/app:1.0 --push
+  multiarch build --platform linux/amd64,linux/arm64 --output oci:out:dev";
+
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// More detail on stderr (-v: debug messages of multiarch; -vv: also of its libraries).
@@ -62,6 +74,18 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Build a Dockerfile for one or more platforms; push by digest, or write an OCI layout.
+    ///
+    /// In CI, run one build per platform on a runner of that architecture with --push and
+    /// --records, then stitch the records with `manifest push`. With several --platform values
+    /// in one call, every image is built here and stitched into an index right away.
+    ///
+    /// The native engine builds RUN-free Dockerfiles (FROM, COPY, ADD, ENV, …) without a daemon,
+    /// root or emulation, reproducibly: the same inputs give the same digests on any machine.
+    /// Dockerfiles with RUN go to buildah, podman or docker; their result is published the same
+    /// way.
+    #[command(after_help = BUILD_HELP)]
+    Build(Box<BuildArgs>),
     /// Show an image or an index: platforms, digests, sizes, config, labels.
     #[command(after_help = REFERENCE_HELP)]
     Inspect(InspectArgs),
@@ -74,6 +98,92 @@ pub enum Command {
     /// Work with image indexes (manifest lists).
     #[command(subcommand)]
     Manifest(ManifestCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// Native when no needed stage has RUN, else the first of buildah, podman, docker installed.
+    Auto,
+    /// Assemble the image directly: no daemon, root or emulation (RUN is refused).
+    Native,
+    Buildah,
+    Podman,
+    /// docker with the buildx plugin.
+    Docker,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionArg {
+    Gzip,
+    Zstd,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Platform to build, e.g. linux/arm64 (repeatable, or comma-separated). Default: this
+    /// machine's.
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    pub platforms: Vec<PlatformList>,
+
+    /// The build context: the directory COPY and ADD read from.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub context: PathBuf,
+
+    /// The Dockerfile. Default: Dockerfile in the context.
+    #[arg(long, short = 'f', value_name = "PATH")]
+    pub file: Option<PathBuf>,
+
+    /// Build this stage (a name from `FROM … AS name`, or a number). Default: the last.
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+
+    /// A build argument for ARG (repeatable). KEY alone takes the value of the environment
+    /// variable KEY.
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    pub build_args: Vec<(String, String)>,
+
+    /// An image config label (repeatable), e.g. org.opencontainers.image.source=URL.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    pub labels: Vec<(String, String)>,
+
+    /// A manifest annotation (repeatable); with several platforms, the index gets it too.
+    #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = parse_annotation)]
+    pub annotations: Vec<(String, String)>,
+
+    /// Which engine builds.
+    #[arg(long, value_enum, default_value_t = EngineArg::Auto)]
+    pub engine: EngineArg,
+
+    /// Where to push: REPO for push by digest only, REPO:TAG to also tag (repeatable; may name
+    /// several repositories). With several platforms, the index gets the tags (a bare REPO
+    /// means REPO:latest, as in `manifest push`).
+    #[arg(long = "tag", value_name = "REF")]
+    pub tags: Vec<ImageRef>,
+
+    /// Push to the --tag repositories.
+    #[arg(long, requires = "tags", conflicts_with = "output")]
+    pub push: bool,
+
+    /// Write the result into an OCI image layout instead, tagged TAG (default latest).
+    #[arg(long, value_name = "oci:DIR[:TAG]")]
+    pub output: Option<ImageRef>,
+
+    /// Write a record per platform image into DIR (<platform>.json), for `manifest push`.
+    #[arg(long, value_name = "DIR")]
+    pub records: Option<PathBuf>,
+
+    /// Layer compression (gzip reaches every client; zstd is smaller and faster to unpack).
+    #[arg(long, value_enum, default_value_t = CompressionArg::Gzip)]
+    pub compression: CompressionArg,
+
+    /// Do not read or write the layer cache.
+    #[arg(long)]
+    pub no_cache: bool,
+
+    /// Check the Dockerfile, pick the engine and resolve base images, but build and write
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -188,6 +298,14 @@ impl std::str::FromStr for PlatformList {
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         Platform::parse_list(input).map(PlatformList)
     }
+}
+
+fn parse_build_arg(input: &str) -> Result<(String, String), String> {
+    if !input.contains('=') && !input.trim().is_empty() {
+        let value = std::env::var(input).unwrap_or_default();
+        return Ok((input.to_owned(), value));
+    }
+    parse_annotation(input)
 }
 
 fn parse_annotation(input: &str) -> Result<(String, String), String> {

@@ -11,6 +11,7 @@ mod registries;
 use std::process::ExitCode;
 
 use clap::Parser;
+use multiarch_core::build::BuildError;
 use multiarch_core::fanin::FanInError;
 use multiarch_core::record::RecordError;
 use multiarch_core::store::StoreError;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match &cli.command {
+            Command::Build(args) => commands::build::run(&cli.global, args).await,
             Command::Inspect(args) => commands::inspect::run(&cli.global, args).await,
             Command::Record(args) => commands::record::run(&cli.global, args).await,
             Command::Manifest(ManifestCommand::Push(args)) => {
@@ -83,6 +85,9 @@ fn is_usage(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<RecordError>()
+            || cause
+                .downcast_ref::<BuildError>()
+                .is_some_and(BuildError::is_usage)
             || matches!(
                 cause.downcast_ref::<StoreError>(),
                 Some(StoreError::CaFile { .. })

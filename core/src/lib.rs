@@ -7,7 +7,9 @@
 //! them into the commands' work.
 
 pub mod auth;
+pub mod build;
 pub mod digest;
+pub mod dockerfile;
 pub mod fanin;
 pub mod index;
 pub mod inspect;

@@ -11,6 +11,26 @@ pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.
 /// Docker's schema 1 manifests: deprecated and not supported.
 pub const DOCKER_SCHEMA1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
 
+pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+const OCI_LAYER_NONDISTRIBUTABLE_GZIP: &str =
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+const DOCKER_LAYER_FOREIGN_GZIP: &str = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
+
+/// The OCI name of a layer or config media type, so an OCI manifest built on a Docker-typed base
+/// image never mixes the two families (the bytes are the same; only the name differs).
+pub fn to_oci(media_type: &str) -> &str {
+    match media_type {
+        DOCKER_LAYER_GZIP => OCI_LAYER_GZIP,
+        DOCKER_LAYER_FOREIGN_GZIP => OCI_LAYER_NONDISTRIBUTABLE_GZIP,
+        DOCKER_CONFIG => OCI_CONFIG,
+        other => other,
+    }
+}
+
 /// Every manifest media type the project understands, for `Accept` headers.
 pub const MANIFEST_TYPES: &[&str] = &[
     OCI_INDEX,

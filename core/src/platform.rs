@@ -60,6 +60,22 @@ impl Platform {
         }
     }
 
+    /// The platform of the machine this runs on, in OCI's names (`linux/amd64`, `linux/arm64`,
+    /// `linux/arm/v7`, …).
+    pub fn host() -> Platform {
+        let (architecture, variant) = match std::env::consts::ARCH {
+            "x86_64" => ("amd64", None),
+            "x86" => ("386", None),
+            "aarch64" => ("arm64", None),
+            "arm" => ("arm", Some("v7")),
+            "powerpc64" if cfg!(target_endian = "little") => ("ppc64le", None),
+            "loongarch64" => ("loong64", None),
+            "mips64" if cfg!(target_endian = "little") => ("mips64le", None),
+            other => (other, None),
+        };
+        Platform::new(std::env::consts::OS, architecture, variant)
+    }
+
     /// The canonical form used for every comparison: `x86_64`→`amd64`, `aarch64` and `arm64/v8`
     /// →`arm64`, `armhf`→`arm/v7`, `armel`→`arm/v6`, bare `arm`→`arm/v7`, `i386`→`386`, and
     /// numeric ARM variants (`7`) get their `v`.

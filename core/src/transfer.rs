@@ -127,7 +127,9 @@ impl<'a> Transfers<'a> {
         Ok(stats)
     }
 
-    async fn ensure_blob(
+    /// Makes one blob present in `target`: skipped when there, mounted from `source` when the
+    /// registry allows, copied otherwise.
+    pub async fn ensure_blob(
         &self,
         source: &dyn Store,
         target: &dyn Store,
@@ -153,14 +155,22 @@ impl<'a> Transfers<'a> {
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        let data = source.open_blob(digest, size).await?;
+        self.upload(target, digest, size, data).await
+    }
+
+    /// Streams a blob into `target`, showing its progress.
+    pub async fn upload(
+        &self,
+        target: &dyn Store,
+        digest: &Digest,
+        size: u64,
+        data: BlobStream,
+    ) -> Result<TransferStats, StoreError> {
         let watch = self.progress.start(digest, size);
         let counter = watch.clone();
-        let data: BlobStream = Box::pin(
-            source
-                .open_blob(digest, size)
-                .await?
-                .inspect_ok(move |chunk| counter.advance(chunk.len() as u64)),
-        );
+        let data: BlobStream =
+            Box::pin(data.inspect_ok(move |chunk| counter.advance(chunk.len() as u64)));
         let result = target.put_blob(digest, size, data).await;
         watch.finish();
         result?;

@@ -1,0 +1,626 @@
+//! Writing planned entries as a compressed OCI layer: tar → compress → hash → a temporary file,
+//! streamed end to end.
+//!
+//! Memory stays bounded whatever the layer holds: file contents pass through one 256 KiB buffer,
+//! gzip keeps at most two 1 MiB blocks per core in flight, zstd its own fixed-size jobs. The
+//! bytes depend only on the entries and the files' contents, not on the machine or its core
+//! count, so an unchanged build gives the same digest and diff_id. Writing is synchronous: call
+//! it from a blocking thread.
+//!
+//! [`fingerprint`] is a cheap cache key for a layer, from the entries and the stat identity of
+//! their source files (device, inode, size, mtime and ctime in nanoseconds), the way git's index
+//! decides a file is unchanged without reading it. Files that are re-extracted each build
+//! (from an image or an `ADD` archive) get new inodes, so their key changes every time: key
+//! those steps on their source digest instead.
+//!
+//! Measured on the project's 2-core machine, gzip level 2 compresses a 210 MB mixed context
+//! (binaries, libraries, text) at about 95 MB/s; see `compress.rs` for the choice.
+
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::str::FromStr;
+
+use crate::digest::Digest;
+use sha2::{Digest as _, Sha256};
+use tempfile::TempPath;
+
+use super::compress::{self, Compression, GZIP_BLOCK, GZIP_LEVEL, ParGz, ZSTD_LEVEL};
+use super::fs::{Entries, FsError, io_err};
+use super::tarball::{Role, layout, write_tar};
+
+/// A written layer.
+#[derive(Debug)]
+pub struct Layer {
+    /// The compressed bytes; the file is removed when this is dropped, unless kept or persisted.
+    pub file: TempPath,
+    /// Digest of the compressed bytes (the blob's digest).
+    pub digest: Digest,
+    /// Digest of the uncompressed tar (the config's `rootfs.diff_ids` entry).
+    pub diff_id: Digest,
+    /// Size of the compressed bytes.
+    pub size: u64,
+    pub compression: Compression,
+}
+
+/// Writes `entries` as a layer compressed with `compression`, into a temporary file in
+/// `spill_dir`, using every core.
+pub fn write(
+    entries: &Entries,
+    compression: Compression,
+    spill_dir: &Path,
+) -> Result<Layer, FsError> {
+    write_with(entries, compression, spill_dir, compress::threads())
+}
+
+pub(crate) fn write_with(
+    entries: &Entries,
+    compression: Compression,
+    spill_dir: &Path,
+    threads: usize,
+) -> Result<Layer, FsError> {
+    let (file, path) = tempfile::Builder::new()
+        .prefix(".layer-")
+        .tempfile_in(spill_dir)
+        .map_err(io_err("create a layer file in", spill_dir))?
+        .into_parts();
+    let failed = |error| FsError::Io {
+        action: "write the layer",
+        path: path.to_path_buf(),
+        error,
+    };
+    let sink = Hashing::new(BufWriter::with_capacity(256 * 1024, file));
+    let (sink, diff_id) = match compression {
+        Compression::Gzip => {
+            let encoder = ParGz::new(sink, GZIP_LEVEL, threads, GZIP_BLOCK).map_err(failed)?;
+            let mut tar = Hashing::new(encoder);
+            write_tar(entries, &mut tar, &path)?;
+            let (encoder, diff_id, _) = tar.finish();
+            (encoder.finish().map_err(failed)?, diff_id)
+        }
+        Compression::Zstd => {
+            let encoder = compress::zstd_writer(sink, threads).map_err(failed)?;
+            let mut tar = Hashing::new(encoder);
+            write_tar(entries, &mut tar, &path)?;
+            let (encoder, diff_id, _) = tar.finish();
+            (encoder.finish().map_err(failed)?, diff_id)
+        }
+    };
+    let (buffered, digest, size) = sink.finish();
+    buffered.into_inner().map_err(|e| failed(e.into_error()))?;
+    Ok(Layer {
+        file: path,
+        digest,
+        diff_id,
+        size,
+        compression,
+    })
+}
+
+/// A sha256 hex key over everything that decides the layer's bytes (see the module comment).
+pub fn fingerprint(entries: &Entries, compression: Compression) -> String {
+    let mut hash = Sha256::new();
+    let mut put = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    put(b"multiarch layer v1");
+    put(compression.media_type().as_bytes());
+    put(format!("gzip {GZIP_LEVEL} {GZIP_BLOCK} zstd {ZSTD_LEVEL}").as_bytes());
+    let Ok(order) = layout(entries) else {
+        // Unwritable entries: a key no writable layer shares.
+        put(b"invalid");
+        return hex::encode(hash.finalize());
+    };
+    for (path, entry, role) in order {
+        put(path.as_bytes());
+        put(&[
+            entry.mode.to_le_bytes().as_slice(),
+            &entry.uid.to_le_bytes(),
+            &entry.gid.to_le_bytes(),
+            &entry.mtime.to_le_bytes(),
+        ]
+        .concat());
+        match role {
+            Role::Dir => put(b"d"),
+            Role::Symlink { target } => put(format!("s{target}").as_bytes()),
+            Role::Hardlink { target } => put(format!("h{target}").as_bytes()),
+            Role::File { source, size } => match std::fs::metadata(source) {
+                Ok(m) => put(format!(
+                    "f{size} {} {} {} {}.{} {}.{}",
+                    m.dev(),
+                    m.ino(),
+                    m.size(),
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec()
+                )
+                .as_bytes()),
+                Err(e) => put(format!("f{size} unreadable {}", e.kind()).as_bytes()),
+            },
+        }
+    }
+    hex::encode(hash.finalize())
+}
+
+/// Passes bytes through while hashing and counting them.
+#[derive(Debug)]
+struct Hashing<W> {
+    inner: W,
+    hash: Sha256,
+    count: u64,
+}
+
+impl<W: Write> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            count: 0,
+        }
+    }
+
+    fn finish(self) -> (W, Digest, u64) {
+        let hex = hex::encode(self.hash.finalize());
+        // A 64-digit lowercase hex sha256 is always a valid digest.
+        let digest =
+            Digest::from_str(&format!("sha256:{hex}")).expect("sha256 hex is a valid digest");
+        (self.inner, digest, self.count)
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::io::Read;
+    use std::process::Command;
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+    use crate::build::context::Context;
+    use crate::build::copy::{CopySpec, Source, plan};
+    use crate::build::fs::{Entry, EntryKind};
+
+    fn context_with(files: &[(&str, &[u8])], mtime: u64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, data) in files {
+            let full = dir.path().join(path);
+            fs::create_dir_all(full.parent().unwrap()).unwrap();
+            fs::write(&full, data).unwrap();
+            let when = SystemTime::UNIX_EPOCH + Duration::from_secs(mtime);
+            fs::File::options()
+                .write(true)
+                .open(&full)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+        std::os::unix::fs::symlink("app/bin", dir.path().join("link")).unwrap();
+        dir
+    }
+
+    fn files() -> Vec<(&'static str, Vec<u8>)> {
+        let big: Vec<u8> = (0..3_000_000u32)
+            .map(|i| (i % 253) as u8 ^ (i / 4096) as u8)
+            .collect();
+        vec![
+            ("app/bin", b"\x7fELF pretend".to_vec()),
+            ("app/big.dat", big),
+            ("app/empty", Vec::new()),
+            (
+                "deep/a-very-long-directory-name-to-need-the-ustar-prefix-field/another-long-directory-name-here/and-the-file-name.txt",
+                b"long".to_vec(),
+            ),
+            ("deep/ünïcödé-name.txt", b"unicode".to_vec()),
+        ]
+    }
+
+    fn planned(dir: &Path, scratch: &Path) -> Entries {
+        let ctx = Context::open(dir, &dir.join("Dockerfile")).unwrap();
+        let spec = CopySpec {
+            sources: vec![".".into()],
+            dest: "/srv".into(),
+            epoch: 1_000_000_000,
+            ..CopySpec::default()
+        };
+        plan(Source::Context(&ctx), &spec, None, scratch).unwrap()
+    }
+
+    fn decompress(layer: &Layer) -> Vec<u8> {
+        let file = fs::File::open(&layer.file).unwrap();
+        let mut out = Vec::new();
+        match layer.compression {
+            Compression::Gzip => flate2::read::MultiGzDecoder::new(file)
+                .read_to_end(&mut out)
+                .unwrap(),
+            Compression::Zstd => zstd::stream::read::Decoder::new(file)
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap(),
+        };
+        out
+    }
+
+    fn sha256(data: &[u8]) -> String {
+        format!("sha256:{}", hex::encode(Sha256::digest(data)))
+    }
+
+    fn tool(program: &str, args: &[&str]) -> Option<String> {
+        let out = Command::new(program).args(args).output().ok()?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{program} {args:?} failed:\n{text}");
+        Some(text)
+    }
+
+    #[test]
+    fn reproducible_across_contexts_threads_and_codecs() {
+        let owned = files();
+        let files: Vec<(&str, &[u8])> = owned.iter().map(|(p, d)| (*p, d.as_slice())).collect();
+        let (one, two) = (
+            context_with(&files, 1_500_000_000),
+            context_with(&files, 1_600_000_000),
+        );
+        let scratch = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            planned(one.path(), scratch.path()),
+            planned(two.path(), scratch.path()),
+        );
+        let spill = tempfile::tempdir().unwrap();
+        let mut tars = Vec::new();
+        for compression in [Compression::Gzip, Compression::Zstd] {
+            let first = write_with(&a, compression, spill.path(), 1).unwrap();
+            let second = write_with(&b, compression, spill.path(), 3).unwrap();
+            assert_eq!(first.digest, second.digest, "{compression:?}");
+            assert_eq!(first.diff_id, second.diff_id);
+            assert_eq!(first.size, fs::metadata(&first.file).unwrap().len());
+            assert_eq!(
+                first.digest.to_string(),
+                sha256(&fs::read(&first.file).unwrap())
+            );
+            let tar = decompress(&first);
+            assert_eq!(first.diff_id.to_string(), sha256(&tar));
+            let path = first.file.to_str().unwrap();
+            match compression {
+                Compression::Gzip => tool("gzip", &["-t", path]),
+                Compression::Zstd => tool("zstd", &["-q", "-t", path]),
+            };
+            tars.push(tar);
+        }
+        assert_eq!(tars[0], tars[1], "both codecs carry the same tar");
+        let tar_path = spill.path().join("layer.tar");
+        fs::write(&tar_path, &tars[0]).unwrap();
+        if let Some(listing) = tool(
+            "tar",
+            &["--numeric-owner", "-tvf", tar_path.to_str().unwrap()],
+        ) {
+            assert!(
+                listing.contains("srv/deep/a-very-long-directory-name"),
+                "{listing}"
+            );
+            assert!(
+                listing.contains("srv/deep/ünïcödé-name.txt") || listing.contains("srv/deep/\\303"),
+                "{listing}"
+            );
+            assert!(listing.contains("srv/link -> app/bin"), "{listing}");
+            assert!(
+                listing.contains("2001-09-09"),
+                "mtimes clamped to the epoch: {listing}"
+            );
+        }
+        // Read back with the tar crate: walk order, trailing slashes, contents.
+        let mut archive = tar::Archive::new(&tars[0][..]);
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| String::from_utf8(e.unwrap().path_bytes().into_owned()).unwrap())
+            .collect();
+        assert_eq!(
+            names[..4],
+            ["srv/", "srv/app/", "srv/app/big.dat", "srv/app/bin"]
+        );
+    }
+
+    #[test]
+    fn tar_layout_is_bit_exact() {
+        // Golden bytes: the tar format is ours, so its digest must never drift. (The compressed
+        // digests depend on zlib-rs and zstd versions and are checked for stability above.)
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("f"), b"hello\n").unwrap();
+        let mut entries = Entries::new();
+        entries.insert("etc".into(), Entry::dir(0o755, 0, 0, 0));
+        let source = dir.path().join("f");
+        entries.insert(
+            "etc/motd".into(),
+            Entry {
+                kind: EntryKind::File { source, size: 6 },
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+            },
+        );
+        entries.insert(
+            "etc/alias".into(),
+            Entry {
+                kind: EntryKind::Hardlink {
+                    target: "etc/motd".into(),
+                },
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+            },
+        );
+        entries.insert(
+            "etc/sym".into(),
+            Entry {
+                kind: EntryKind::Symlink {
+                    target: "motd".into(),
+                },
+                mode: 0o777,
+                uid: 3_000_000,
+                gid: 7,
+                mtime: 86_400,
+            },
+        );
+        let mut tar = Vec::new();
+        write_tar(&entries, &mut tar, Path::new("test")).unwrap();
+        // The hard link set is written as a file at its first path, `etc/alias`.
+        let mut archive = tar::Archive::new(&tar[..]);
+        let seen: Vec<(String, tar::EntryType, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().entry_type(),
+                    e.header().uid().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("etc/".into(), tar::EntryType::Directory, 0),
+                ("etc/alias".into(), tar::EntryType::Regular, 0),
+                ("etc/motd".into(), tar::EntryType::Link, 0),
+                ("etc/sym".into(), tar::EntryType::Symlink, 0),
+            ]
+        );
+        assert!(
+            tar.windows(14).any(|w| w == b"16 uid=3000000"),
+            "large uid in a PAX record"
+        );
+        assert_eq!(sha256(&tar), "sha256:0000");
+    }
+
+    #[test]
+    fn fingerprint_follows_stat_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("f");
+        fs::write(&source, b"one").unwrap();
+        let mut entries = Entries::new();
+        entries.insert(
+            "f".into(),
+            Entry {
+                kind: EntryKind::File {
+                    source: source.clone(),
+                    size: 3,
+                },
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+            },
+        );
+        let key = fingerprint(&entries, Compression::Gzip);
+        assert_eq!(key, fingerprint(&entries, Compression::Gzip));
+        assert_ne!(key, fingerprint(&entries, Compression::Zstd));
+        fs::write(&source, b"two").unwrap();
+        assert_ne!(
+            key,
+            fingerprint(&entries, Compression::Gzip),
+            "rewritten: new mtime/ctime"
+        );
+        let again = fingerprint(&entries, Compression::Gzip);
+        entries.get_mut("f").unwrap().mode = 0o600;
+        assert_ne!(again, fingerprint(&entries, Compression::Gzip));
+    }
+
+    #[test]
+    fn a_file_that_changes_size_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("f");
+        fs::write(&source, b"longer than planned").unwrap();
+        let mut entries = Entries::new();
+        entries.insert(
+            "f".into(),
+            Entry {
+                kind: EntryKind::File { source, size: 3 },
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+            },
+        );
+        let err = write(&entries, Compression::Gzip, dir.path()).unwrap_err();
+        assert!(
+            matches!(err, FsError::FileChanged { expected: 3, .. }),
+            "{err}"
+        );
+    }
+
+    /// Peak resident memory of this process in KiB, reset first when `reset`.
+    fn peak_kib(reset: bool) -> Option<u64> {
+        if reset {
+            fs::write("/proc/self/clear_refs", "5").ok()?;
+        }
+        let status = fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    const CHILD: &str = "MULTIARCH_LAYER_MEMORY_CHILD";
+
+    /// Peak RSS growth (MiB) while writing one sparse file of `size` bytes, measured in a child
+    /// process running only this test, so other tests' memory does not count.
+    fn peak_growth_mib(size: u64, compression: Compression) -> Option<u64> {
+        let out = Command::new(std::env::current_exe().ok()?)
+            .args([
+                "build::layer::tests::a_large_file_streams_in_bounded_memory",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, format!("{size} {compression:?}"))
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "child failed:\n{text}");
+        let line = text
+            .lines()
+            .find_map(|l| l.split("peak-growth-kib ").nth(1))?;
+        line.trim().parse::<u64>().ok().map(|kib| kib / 1024)
+    }
+
+    #[test]
+    fn a_large_file_streams_in_bounded_memory() {
+        if let Ok(job) = std::env::var(CHILD) {
+            let (size, codec) = job.split_once(' ').unwrap();
+            let size: u64 = size.parse().unwrap();
+            let compression = if codec == "Gzip" {
+                Compression::Gzip
+            } else {
+                Compression::Zstd
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let source = dir.path().join("sparse");
+            fs::File::create(&source).unwrap().set_len(size).unwrap();
+            let mut entries = Entries::new();
+            entries.insert(
+                "big".into(),
+                Entry {
+                    kind: EntryKind::File { source, size },
+                    mode: 0o644,
+                    uid: 0,
+                    gid: 0,
+                    mtime: 0,
+                },
+            );
+            let Some(before) = peak_kib(true) else { return };
+            let layer = write(&entries, compression, dir.path()).unwrap();
+            let after = peak_kib(false).unwrap();
+            assert!(layer.size < size / 100 + 4096, "zeros compress");
+            println!("peak-growth-kib {}", after.saturating_sub(before));
+            return;
+        }
+        // The same peak for 32 MiB and 1 GiB: no buffer grows with the input.
+        for compression in [Compression::Gzip, Compression::Zstd] {
+            let Some(small) = peak_growth_mib(32 << 20, compression) else {
+                return;
+            };
+            let Some(large) = peak_growth_mib(1 << 30, compression) else {
+                return;
+            };
+            eprintln!(
+                "{compression:?}: peak RSS growth {small} MiB for 32 MiB, {large} MiB for 1 GiB"
+            );
+            assert!(large < 64, "{compression:?}: {large} MiB for a 1 GiB file");
+            assert!(
+                large <= small + 8,
+                "{compression:?}: {small} MiB for 32 MiB but {large} MiB for 1 GiB"
+            );
+        }
+    }
+
+    /// Throughput on a real directory: `MULTIARCH_BENCH_CONTEXT=DIR cargo test --release --lib
+    /// -- --ignored --nocapture layer_throughput`.
+    #[test]
+    #[ignore = "benchmark; needs MULTIARCH_BENCH_CONTEXT"]
+    fn layer_throughput() {
+        let Ok(dir) = std::env::var("MULTIARCH_BENCH_CONTEXT") else {
+            return;
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        let ctx = Context::open(Path::new(&dir), &Path::new(&dir).join("Dockerfile")).unwrap();
+        let spec = CopySpec {
+            sources: vec![".".into()],
+            dest: "/".into(),
+            ..CopySpec::default()
+        };
+        let entries = plan(Source::Context(&ctx), &spec, None, scratch.path()).unwrap();
+        let mut tar = Vec::new();
+        let started = std::time::Instant::now();
+        write_tar(&entries, &mut io::sink(), Path::new("sink")).unwrap();
+        let tar_secs = started.elapsed().as_secs_f64();
+        write_tar(&entries, &mut tar, Path::new("memory")).unwrap();
+        let mb = tar.len() as f64 / 1e6;
+        eprintln!("tar only: {mb:.0} MB in {tar_secs:.2} s");
+        let started = std::time::Instant::now();
+        let mut hashed = Hashing::new(io::sink());
+        write_tar(&entries, &mut hashed, Path::new("sink")).unwrap();
+        eprintln!("tar + sha256: {:.2} s", started.elapsed().as_secs_f64());
+        let threads = compress::threads();
+        for level in [1, 2, 3, 4, 6] {
+            let started = std::time::Instant::now();
+            let mut gz = ParGz::new(Vec::new(), level, threads, GZIP_BLOCK).unwrap();
+            write_tar(&entries, &mut gz, Path::new("memory")).unwrap();
+            let out = gz.finish().unwrap();
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "gzip -{level}: {:.1} MB ({:.1}%) in {secs:.2} s = {:.0} MB/s",
+                out.len() as f64 / 1e6,
+                100.0 * out.len() as f64 / tar.len() as f64,
+                mb / secs
+            );
+        }
+        for job in [0u32, 4 << 20, 2 << 20] {
+            let started = std::time::Instant::now();
+            let mut z = compress::zstd_writer(Vec::new(), threads).unwrap();
+            if job > 0 {
+                z.set_parameter(zstd::stream::raw::CParameter::JobSize(job))
+                    .unwrap();
+            }
+            write_tar(&entries, &mut z, Path::new("memory")).unwrap();
+            let out = z.finish().unwrap();
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "zstd -3 job {job}: {:.1} MB ({:.1}%) in {secs:.2} s = {:.0} MB/s",
+                out.len() as f64 / 1e6,
+                100.0 * out.len() as f64 / tar.len() as f64,
+                mb / secs
+            );
+        }
+        let spill = tempfile::tempdir().unwrap();
+        for compression in [Compression::Gzip, Compression::Zstd] {
+            let started = std::time::Instant::now();
+            let layer = write(&entries, compression, spill.path()).unwrap();
+            let secs = started.elapsed().as_secs_f64();
+            eprintln!(
+                "layer::write {compression:?}: {:.1} MB in {secs:.2} s = {:.0} MB/s of tar",
+                layer.size as f64 / 1e6,
+                mb / secs
+            );
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! `multiarch build`: a Dockerfile becomes one single-platform image per requested platform,
+//! pushed by digest (or written to an OCI layout), recorded, and, for several platforms, stitched
+//! into an index by the same fan-in as `manifest push`.
+//!
+//! Two kinds of engine build the images. The native engine ([`native`]) assembles RUN-free
+//! Dockerfiles directly (base image + new layers + config): no daemon, no root, no emulation, and
+//! reproducible digests. External engines ([`external`]: buildah, podman, docker) build anything
+//! else and export an OCI layout that this module then publishes itself, so records and checks are
+//! the same whatever built the image.
+
+mod base;
+mod cache;
+mod config;
+mod external;
+mod native;
+mod plan;
+mod publish;
+
+pub mod compress;
+pub mod context;
+pub mod copy;
+pub mod fs;
+pub mod layer;
+mod pattern;
+pub mod rootfs;
+mod tarball;
+mod unpack;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use self::compress::Compression;
+pub use self::plan::{Engine, EngineChoice};
+use crate::dockerfile::{self, Dockerfile};
+use crate::fanin::{self, FanInError};
+use crate::index::Format;
+use crate::manifest::{Descriptor, RawManifest};
+use crate::platform::Platform;
+use crate::record::{Record, RecordError};
+use crate::reference::{DEFAULT_TAG, ImageRef, Location, ManifestTarget};
+use crate::store::{self, Registries, Store, StoreError};
+use crate::transfer::{Progress, TransferError, TransferStats, Transfers};
+
+/// A Dockerfile larger than this is refused before parsing.
+const MAX_DOCKERFILE_BYTES: u64 = 1024 * 1024;
+
+/// Where built images go.
+#[derive(Debug, Clone, Default)]
+pub enum Destination {
+    /// Build only: digests are computed and printed, nothing is written.
+    #[default]
+    Nowhere,
+    /// Push by digest to each repository; tags are written where given.
+    Push(Vec<ImageRef>),
+    /// Write into an OCI image layout, tagged with the reference's tag (`latest` by default).
+    Layout(ImageRef),
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// Empty: the host's platform.
+    pub platforms: Vec<Platform>,
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub target: Option<String>,
+    pub build_args: BTreeMap<String, String>,
+    /// Image config labels (`org.opencontainers.image.*` and any other).
+    pub labels: BTreeMap<String, String>,
+    /// Manifest annotations (and index annotations when several platforms are built).
+    pub annotations: BTreeMap<String, String>,
+    pub engine: EngineChoice,
+    pub destination: Destination,
+    /// Write one record per platform image into this directory.
+    pub records: Option<PathBuf>,
+    pub compression: Compression,
+    /// Seconds since the Unix epoch for file times and `created` (`SOURCE_DATE_EPOCH`).
+    pub epoch: u64,
+    /// Where the layer cache lives; `None` turns it off.
+    pub cache_dir: Option<PathBuf>,
+    /// Plan (parse, pick the engine, resolve base images) but build and write nothing.
+    pub dry_run: bool,
+}
+
+/// One platform image that was built.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub platform: Platform,
+    /// The image manifest's descriptor (digest, size, media type).
+    pub descriptor: Descriptor,
+    pub engine: Engine,
+}
+
+/// What the build did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    pub images: Vec<Built>,
+    /// The index stitched from several platforms.
+    pub index: Option<RawManifest>,
+    /// `REPO@DIGEST` (or `oci:DIR@DIGEST`) of what was published: the image for one platform,
+    /// the index for several; one per repository.
+    pub published: Vec<ImageRef>,
+    pub records: Vec<PathBuf>,
+    pub transfers: TransferStats,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot read the Dockerfile {path}: {source}")]
+    ReadDockerfile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is {size} bytes; a Dockerfile over {MAX_DOCKERFILE_BYTES} bytes is refused")]
+    DockerfileTooLarge { path: PathBuf, size: u64 },
+    #[error("{path}: {source}")]
+    Dockerfile {
+        path: PathBuf,
+        #[source]
+        source: dockerfile::ParseError,
+    },
+    #[error("the build context {path} is not a directory; pass --context DIR")]
+    NoContext { path: PathBuf },
+    #[error("{0}")]
+    Plan(String),
+    #[error("{path} line {line}: {message}")]
+    Instruction {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path} line {line}: {source}")]
+    Files {
+        path: PathBuf,
+        line: usize,
+        #[source]
+        source: fs::FsError,
+    },
+    #[error("base image {reference}: {message}")]
+    Base { reference: String, message: String },
+    #[error("{reference}: {source}")]
+    Store {
+        reference: String,
+        #[source]
+        source: StoreError,
+    },
+    #[error("{engine} failed: {message}")]
+    Engine { engine: Engine, message: String },
+    #[error(
+        "the {engine} build produced a {actual} image, but {requested} was requested; the Dockerfile's FROM --platform or the base image decides the platform"
+    )]
+    WrongPlatform {
+        engine: Engine,
+        requested: Box<Platform>,
+        actual: Box<Platform>,
+    },
+    #[error("publishing to {location}: {source}")]
+    Publish {
+        location: String,
+        #[source]
+        source: TransferError,
+    },
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    #[error(transparent)]
+    FanIn(#[from] FanInError),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl BuildError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
+        let what = what.into();
+        move |source| BuildError::Io { what, source }
+    }
+
+    /// True for mistakes in what the user asked (exit code 2), as opposed to failures.
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            BuildError::Dockerfile { .. }
+                | BuildError::DockerfileTooLarge { .. }
+                | BuildError::NoContext { .. }
+                | BuildError::Plan(_)
+                | BuildError::Instruction { .. }
+        )
+    }
+}
+
+/// Builds and publishes.
+pub async fn run(
+    request: &Request,
+    registries: &Registries,
+    progress: &dyn Progress,
+) -> Result<Outcome, BuildError> {
+    let dockerfile = read_dockerfile(&request.dockerfile)?;
+    if !request.context.is_dir() {
+        return Err(BuildError::NoContext {
+            path: request.context.clone(),
+        });
+    }
+    let platforms = platforms(request);
+    let plan = plan::Plan::new(&dockerfile, request, &platforms)?;
+    let engine = plan.engine(request.engine)?;
+    tracing::info!(
+        "building {} for {} with the {engine} engine",
+        plan.describe_target(),
+        platforms
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    if engine != Engine::Native {
+        external::check_emulation(&plan, &platforms)?;
+    }
+
+    if request.dry_run {
+        for platform in &platforms {
+            for base in plan.base_images(platform)? {
+                let reference = base::reference(&base, &request.context)
+                    .map_err(|message| BuildError::Plan(format!("FROM {base}: {message}")))?;
+                let image = base::resolve(&reference, platform, registries).await?;
+                tracing::info!("{platform}: FROM {base} → {}", image.manifest.digest);
+            }
+        }
+        return Ok(Outcome::default());
+    }
+    let target = open_destination(&request.destination, registries).await?;
+    let scratch = tempfile::Builder::new()
+        .prefix("multiarch-build-")
+        .tempdir()
+        .map_err(BuildError::io("creating a scratch directory"))?;
+    let cache = cache::LayerCache::new(request.cache_dir.clone());
+    let transfers = Transfers::new(progress);
+    let mut outcome = Outcome::default();
+    let mut children = Vec::new();
+    for platform in &platforms {
+        let image = match engine {
+            Engine::Native => {
+                let build = native::Build {
+                    plan: &plan,
+                    request,
+                    registries,
+                    scratch: scratch.path(),
+                    cache: &cache,
+                    target: target.as_deref(),
+                };
+                publish::Image::Native(build.run(platform).await?)
+            }
+            external => {
+                let (store, manifest) =
+                    external::build(external, request, platform, scratch.path()).await?;
+                publish::Image::Layout { store, manifest }
+            }
+        };
+        let manifest = image.manifest().clone();
+        tracing::info!("{platform}: image {}", manifest.digest);
+        if let Some(target) = &target {
+            outcome.transfers += publish::image(&image, target.as_ref(), &transfers).await?;
+        }
+        outcome.images.push(Built {
+            platform: platform.clone(),
+            descriptor: manifest.descriptor(),
+            engine,
+        });
+        children.push(image);
+    }
+    let Some(target) = target else {
+        return Ok(outcome);
+    };
+    if outcome.images.len() == 1 {
+        publish_single(
+            request,
+            registries,
+            target,
+            &children[0],
+            &transfers,
+            &mut outcome,
+        )
+        .await?;
+    } else {
+        publish_index(
+            request,
+            registries,
+            target.location(),
+            progress,
+            &mut outcome,
+        )
+        .await?;
+    }
+    if let Some(dir) = &request.records {
+        for built in &outcome.images {
+            let record = Record::new(
+                target_location(request),
+                &built.descriptor,
+                built.platform.clone(),
+            );
+            outcome.records.push(record.write(dir)?);
+        }
+    }
+    Ok(outcome)
+}
+
+fn read_dockerfile(path: &Path) -> Result<Dockerfile, BuildError> {
+    let read = |source| BuildError::ReadDockerfile {
+        path: path.to_owned(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(read)?.len();
+    if size > MAX_DOCKERFILE_BYTES {
+        return Err(BuildError::DockerfileTooLarge {
+            path: path.to_owned(),
+            size,
+        });
+    }
+    let text = std::fs::read_to_string(path).map_err(read)?;
+    Dockerfile::parse(&text).map_err(|source| BuildError::Dockerfile {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The requested platforms, normalised and without repeats; the host's when none was given.
+fn platforms(request: &Request) -> Vec<Platform> {
+    let mut platforms: Vec<Platform> = Vec::new();
+    for platform in &request.platforms {
+        let platform = platform.normalized();
+        if !platforms.contains(&platform) {
+            platforms.push(platform);
+        }
+    }
+    if platforms.is_empty() {
+        platforms.push(Platform::host());
+    }
+    platforms
+}
+
+async fn open_destination(
+    destination: &Destination,
+    registries: &Registries,
+) -> Result<Option<Arc<dyn Store>>, BuildError> {
+    let location = match destination {
+        Destination::Nowhere => return Ok(None),
+        Destination::Push(tags) => match tags.first() {
+            Some(tag) => &tag.location,
+            None => return Err(BuildError::Plan("--push needs --tag REPO[:TAG]".to_owned())),
+        },
+        Destination::Layout(layout) => &layout.location,
+    };
+    let store = store::open(location, registries)
+        .await
+        .map_err(|source| BuildError::Store {
+            reference: location.to_string(),
+            source,
+        })?;
+    Ok(Some(store))
+}
+
+/// The repository (or layout) images are pushed to first.
+fn target_location(request: &Request) -> &Location {
+    match &request.destination {
+        Destination::Push(tags) => &tags[0].location,
+        Destination::Layout(layout) => &layout.location,
+        Destination::Nowhere => unreachable!("records are only written for a destination"),
+    }
+}
+
+/// One platform: the image goes by digest into every repository named, then gets its tags.
+async fn publish_single(
+    request: &Request,
+    registries: &Registries,
+    primary: Arc<dyn Store>,
+    image: &publish::Image,
+    transfers: &Transfers<'_>,
+    outcome: &mut Outcome,
+) -> Result<(), BuildError> {
+    let manifest = image.manifest();
+    let wanted: Vec<(Location, Option<String>)> = match &request.destination {
+        Destination::Push(tags) => tags
+            .iter()
+            .map(|t| (t.location.clone(), t.tag.clone()))
+            .collect(),
+        // An OCI layout always gets a tag: `latest` unless one is given.
+        Destination::Layout(layout) => vec![(
+            layout.location.clone(),
+            Some(layout.tag.clone().unwrap_or_else(|| DEFAULT_TAG.to_owned())),
+        )],
+        Destination::Nowhere => Vec::new(),
+    };
+    let mut stores: Vec<(Location, Arc<dyn Store>)> =
+        vec![(primary.location().clone(), primary.clone())];
+    for (location, tag) in &wanted {
+        let store = match stores.iter().find(|(l, _)| l.same_as(location)) {
+            Some((_, store)) => store.clone(),
+            None => {
+                let store = store::open(location, registries).await.map_err(|source| {
+                    BuildError::Store {
+                        reference: location.to_string(),
+                        source,
+                    }
+                })?;
+                outcome.transfers += transfers
+                    .ensure_manifest(primary.as_ref(), store.as_ref(), manifest)
+                    .await
+                    .map_err(|source| BuildError::Publish {
+                        location: location.to_string(),
+                        source,
+                    })?;
+                stores.push((location.clone(), store.clone()));
+                store
+            }
+        };
+        if let Some(tag) = tag {
+            store
+                .put_manifest(&ManifestTarget::Tag(tag.clone()), manifest)
+                .await
+                .map_err(|source| BuildError::Publish {
+                    location: location.to_string(),
+                    source: TransferError::Store(source),
+                })?;
+            tracing::info!("tagged {location}:{tag}");
+        }
+    }
+    outcome.published = stores
+        .iter()
+        .map(|(location, _)| ImageRef::pinned(location, &manifest.digest))
+        .collect();
+    Ok(())
+}
+
+/// Several platforms: the children are in the primary repository by digest; the fan-in stitches
+/// them exactly as `manifest push` would, copies them into any other repository and tags.
+async fn publish_index(
+    request: &Request,
+    registries: &Registries,
+    primary: &Location,
+    progress: &dyn Progress,
+    outcome: &mut Outcome,
+) -> Result<(), BuildError> {
+    let tags = match &request.destination {
+        Destination::Push(tags) => tags.clone(),
+        Destination::Layout(layout) => vec![layout.clone()],
+        Destination::Nowhere => return Ok(()),
+    };
+    let fanin = fanin::Request {
+        tags,
+        references: outcome
+            .images
+            .iter()
+            .map(|built| ImageRef::pinned(primary, &built.descriptor.digest))
+            .collect(),
+        expect: Some(outcome.images.iter().map(|b| b.platform.clone()).collect()),
+        annotations: request.annotations.clone(),
+        format: Format::Oci,
+        ..fanin::Request::default()
+    };
+    let published = fanin::run(&fanin, registries, progress).await?;
+    outcome.transfers += published.transfers;
+    outcome.published = published
+        .published
+        .iter()
+        .map(|p| ImageRef::pinned(&p.location, &published.manifest.digest))
+        .collect();
+    outcome.index = Some(published.manifest);
+    Ok(())
+}

@@ -1,0 +1,245 @@
+//! The native engine: builds RUN-free Dockerfiles without a daemon, root or emulation, as ko and
+//! apko do: base image + new layers + config. Each needed stage is evaluated in order; the target
+//! stage becomes the image.
+
+mod files;
+mod settings;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde_json::json;
+
+use super::base::{self, BaseImage};
+use super::cache::LayerCache;
+use super::config::ImageConfig;
+use super::context::Context;
+use super::plan::{self, Plan};
+use super::publish::{Assembled, LayerBlob};
+use super::rootfs::RootFs;
+use super::{BuildError, Request};
+use crate::digest::{self, Digest};
+use crate::manifest::{Descriptor, RawManifest};
+use crate::media_type;
+use crate::platform::Platform;
+use crate::store::{Registries, Store};
+
+/// The OCI annotations naming the base image, as buildah writes them.
+const BASE_NAME: &str = "org.opencontainers.image.base.name";
+const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
+
+/// One native build (all platforms share it).
+#[derive(Debug)]
+pub struct Build<'a> {
+    pub plan: &'a Plan<'a>,
+    pub request: &'a Request,
+    pub registries: &'a Registries,
+    pub scratch: &'a Path,
+    pub cache: &'a LayerCache,
+    /// Where the image will go, to skip layers it already holds.
+    pub target: Option<&'a dyn Store>,
+}
+
+/// A stage as evaluated so far.
+#[derive(Debug, Clone)]
+struct StageImage {
+    platform: Platform,
+    config: ImageConfig,
+    layers: Vec<(LayerBlob, Descriptor)>,
+    /// The base image as named in FROM, and its manifest digest.
+    base: Option<(String, Digest)>,
+}
+
+/// The per-platform state of a build: stages done so far and filesystems materialised for
+/// `COPY --from`.
+struct Run<'a, 'b> {
+    build: &'b Build<'a>,
+    platform: &'b Platform,
+    globals: BTreeMap<String, String>,
+    context: Context,
+    created: String,
+    stages: HashMap<usize, StageImage>,
+    filesystems: HashMap<String, Arc<RootFs>>,
+}
+
+impl Build<'_> {
+    /// Builds the image for `platform`.
+    pub async fn run(&self, platform: &Platform) -> Result<Assembled, BuildError> {
+        let context =
+            Context::open(&self.request.context, &self.request.dockerfile).map_err(|source| {
+                BuildError::Files {
+                    path: self.request.dockerfile.clone(),
+                    line: 0,
+                    source,
+                }
+            })?;
+        let mut run = Run {
+            build: self,
+            platform,
+            globals: self.plan.global_scope(platform)?,
+            context,
+            created: rfc3339(self.request.epoch),
+            stages: HashMap::new(),
+            filesystems: HashMap::new(),
+        };
+        for &index in &self.plan.order {
+            let stage = run.stage(index).await?;
+            run.stages.insert(index, stage);
+        }
+        let target = run
+            .stages
+            .remove(&self.plan.target)
+            .expect("the target is the last stage built");
+        self.assemble(target, platform)
+    }
+
+    fn assemble(&self, stage: StageImage, platform: &Platform) -> Result<Assembled, BuildError> {
+        let mut config = stage.config;
+        for (key, value) in &self.request.labels {
+            config.insert("Labels", key, Some(value));
+        }
+        if !stage.platform.matches(platform) {
+            return Err(BuildError::WrongPlatform {
+                engine: super::Engine::Native,
+                requested: Box::new(platform.clone()),
+                actual: Box::new(stage.platform),
+            });
+        }
+        let config = Bytes::from(config.finish(&rfc3339(self.request.epoch)));
+        let config_digest = digest::sha256(&config);
+        let mut annotations = self.request.annotations.clone();
+        if let Some((name, digest)) = &stage.base {
+            annotations
+                .entry(BASE_NAME.to_owned())
+                .or_insert_with(|| name.clone());
+            annotations
+                .entry(BASE_DIGEST.to_owned())
+                .or_insert_with(|| digest.to_string());
+        }
+        let mut manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": media_type::OCI_MANIFEST,
+            "config": Descriptor::new(media_type::OCI_CONFIG, config_digest.clone(), config.len() as u64),
+            "layers": stage.layers.iter().map(|(_, d)| d).collect::<Vec<_>>(),
+        });
+        if !annotations.is_empty() {
+            manifest["annotations"] = json!(annotations);
+        }
+        let manifest = RawManifest::new(
+            crate::manifest::canonical_json(&manifest),
+            media_type::OCI_MANIFEST,
+        );
+        Ok(Assembled {
+            manifest,
+            config: (config_digest, config),
+            layers: stage.layers.into_iter().map(|(blob, _)| blob).collect(),
+        })
+    }
+}
+
+impl<'a> Run<'a, '_> {
+    fn plan(&self) -> &'a Plan<'a> {
+        self.build.plan
+    }
+
+    /// Evaluates stage `index`: its base, then each instruction.
+    async fn stage(&mut self, index: usize) -> Result<StageImage, BuildError> {
+        let stage = self.plan().stage(index);
+        let globals = self.globals.clone();
+        let lookup = |name: &str| globals.get(name).cloned();
+        let stage_platform = match &stage.from.platform {
+            Some(raw) => {
+                let expanded = self.plan().expand(raw, stage.line, &lookup)?;
+                expanded
+                    .parse::<Platform>()
+                    .map_err(|e| BuildError::Instruction {
+                        path: self.plan().path.to_owned(),
+                        line: stage.line,
+                        message: format!("FROM --platform: {e}"),
+                    })?
+            }
+            None => self.platform.clone(),
+        };
+        let from = self.plan().expand(&stage.from.image, stage.line, &lookup)?;
+        let mut image = if from.eq_ignore_ascii_case("scratch") {
+            StageImage {
+                platform: stage_platform.clone(),
+                config: ImageConfig::scratch(&stage_platform),
+                layers: Vec::new(),
+                base: None,
+            }
+        } else if let Some(parent) = self.plan().stage_before(&from, index) {
+            self.stages
+                .get(&parent)
+                .cloned()
+                .expect("stages are built in dependency order")
+        } else {
+            let base = self.base_image(&from, &stage_platform, stage.line).await?;
+            tracing::info!("{}: FROM {from} → {}", self.platform, base.manifest.digest);
+            StageImage {
+                platform: stage_platform.clone(),
+                config: ImageConfig::from_base(&base.config, &stage_platform),
+                layers: base
+                    .layers
+                    .iter()
+                    .map(|d| {
+                        let blob = LayerBlob::Base {
+                            store: base.store.clone(),
+                            descriptor: d.clone(),
+                        };
+                        (blob, d.clone())
+                    })
+                    .collect(),
+                base: Some((from.clone(), base.manifest.digest.clone())),
+            }
+        };
+        let mut state = settings::State::new(&image.config, &stage_platform);
+        for instruction in &stage.instructions {
+            self.instruction(&mut image, &mut state, &stage_platform, instruction)
+                .await?;
+        }
+        Ok(image)
+    }
+
+    async fn base_image(
+        &self,
+        name: &str,
+        platform: &Platform,
+        line: usize,
+    ) -> Result<BaseImage, BuildError> {
+        let reference = base::reference(name, &self.build.request.context).map_err(|message| {
+            BuildError::Instruction {
+                path: self.plan().path.to_owned(),
+                line,
+                message: format!("`{name}` is not an image reference: {message}"),
+            }
+        })?;
+        base::resolve(&reference, platform, self.build.registries).await
+    }
+
+    /// The predefined platform arguments of this build.
+    fn platform_args(&self) -> BTreeMap<String, String> {
+        plan::platform_args(self.platform, &Platform::host())
+    }
+}
+
+/// `created` and history times: the epoch as RFC 3339 (`1970-01-01T00:00:00Z`).
+pub fn rfc3339(epoch: u64) -> String {
+    let seconds = i64::try_from(epoch).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_formats_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+}

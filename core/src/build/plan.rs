@@ -1,0 +1,377 @@
+//! Which stages a build needs, in what order, the build arguments in scope, and which engine can
+//! build them: the native engine unless a needed stage runs commands.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use super::{BuildError, Request};
+use crate::dockerfile::{self, Dockerfile, Instruction, Stage};
+use crate::platform::Platform;
+
+/// What `--engine` asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EngineChoice {
+    /// Native when every needed stage is RUN-free, else the first of buildah, podman, docker.
+    #[default]
+    Auto,
+    Native,
+    Buildah,
+    Podman,
+    Docker,
+}
+
+/// The engine that builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Native,
+    Buildah,
+    Podman,
+    Docker,
+}
+
+impl Engine {
+    /// The program an external engine runs.
+    pub fn program(self) -> Option<&'static str> {
+        match self {
+            Engine::Native => None,
+            Engine::Buildah => Some("buildah"),
+            Engine::Podman => Some("podman"),
+            Engine::Docker => Some("docker"),
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.program().unwrap_or("native"))
+    }
+}
+
+/// The build arguments every stage can declare without a value, derived from the platforms.
+pub const PLATFORM_ARGS: &[&str] = &[
+    "TARGETPLATFORM",
+    "TARGETOS",
+    "TARGETARCH",
+    "TARGETVARIANT",
+    "BUILDPLATFORM",
+    "BUILDOS",
+    "BUILDARCH",
+    "BUILDVARIANT",
+];
+
+/// The stages to build for the target, dependencies first.
+#[derive(Debug)]
+pub struct Plan<'a> {
+    pub dockerfile: &'a Dockerfile,
+    pub path: &'a Path,
+    pub build_args: &'a BTreeMap<String, String>,
+    /// Index of the target stage.
+    pub target: usize,
+    /// Needed stages, each after the stages it uses; the target is last.
+    pub order: Vec<usize>,
+    /// The first needed instruction the native engine cannot run: its line and keyword.
+    pub foreign: Option<(usize, String)>,
+    /// True when some needed stage copies from another stage (`COPY --from=stage`), whose files
+    /// must then exist on disk.
+    pub copies_between_stages: bool,
+    /// Needed stages whose commands run on the target platform (not `FROM --platform=$BUILDPLATFORM`).
+    pub runs_on_target: bool,
+}
+
+impl<'a> Plan<'a> {
+    pub fn new(
+        dockerfile: &'a Dockerfile,
+        request: &'a Request,
+        platforms: &[Platform],
+    ) -> Result<Self, BuildError> {
+        let target = match &request.target {
+            Some(name) => dockerfile
+                .stage(name)
+                .map(|stage| stage.index)
+                .ok_or_else(|| {
+                    BuildError::Plan(format!(
+                        "--target {name}: {} has no such stage; its stages are {}",
+                        request.dockerfile.display(),
+                        stage_names(dockerfile)
+                    ))
+                })?,
+            None => dockerfile.stages.len() - 1,
+        };
+        let mut plan = Plan {
+            dockerfile,
+            path: &request.dockerfile,
+            build_args: &request.build_args,
+            target,
+            order: Vec::new(),
+            foreign: None,
+            copies_between_stages: false,
+            runs_on_target: false,
+        };
+        // Stage references are resolved with the first platform's global arguments: a Dockerfile
+        // whose stage graph differs per platform is not something Docker supports either.
+        let globals = plan.global_scope(&platforms[0])?;
+        let mut visiting = Vec::new();
+        plan.visit(target, &globals, &mut visiting)?;
+        for &index in &plan.order {
+            let stage = &dockerfile.stages[index];
+            let on_build_platform = stage
+                .from
+                .platform
+                .as_deref()
+                .is_some_and(|p| p.contains("BUILDPLATFORM"));
+            for instruction in &stage.instructions {
+                let foreign = match &instruction.value {
+                    Instruction::Run(_) => Some("RUN".to_owned()),
+                    Instruction::Copy(copy)
+                        if copy.add && copy.sources.iter().any(|s| is_remote(s)) =>
+                    {
+                        Some("ADD of a URL".to_owned())
+                    }
+                    _ => None,
+                };
+                if let Some(what) = foreign {
+                    plan.runs_on_target |= !on_build_platform;
+                    if plan.foreign.is_none() {
+                        plan.foreign = Some((instruction.line, what));
+                    }
+                }
+            }
+        }
+        plan.warn_unused_build_args();
+        Ok(plan)
+    }
+
+    /// Docker's warning for `--build-arg`s no ARG declares (often a typo).
+    fn warn_unused_build_args(&self) {
+        let mut declared: Vec<&str> = self
+            .dockerfile
+            .global_args
+            .iter()
+            .map(|a| a.value.name.as_str())
+            .collect();
+        for stage in &self.dockerfile.stages {
+            for instruction in &stage.instructions {
+                if let Instruction::Arg(decls) = &instruction.value {
+                    declared.extend(decls.iter().map(|d| d.name.as_str()));
+                }
+            }
+        }
+        for name in self.build_args.keys() {
+            if !declared.contains(&name.as_str()) {
+                tracing::warn!(
+                    "--build-arg {name} is not used: {} declares no ARG {name}",
+                    self.path.display()
+                );
+            }
+        }
+    }
+
+    /// Depth-first: a stage's dependencies join `order` before it.
+    fn visit(
+        &mut self,
+        index: usize,
+        globals: &BTreeMap<String, String>,
+        visiting: &mut Vec<usize>,
+    ) -> Result<(), BuildError> {
+        if self.order.contains(&index) {
+            return Ok(());
+        }
+        visiting.push(index);
+        let stage = &self.dockerfile.stages[index];
+        let mut uses = Vec::new();
+        let from = self.expand(&stage.from.image, stage.line, &|name| {
+            globals.get(name).cloned()
+        })?;
+        if let Some(base) = self.stage_before(&from, index) {
+            uses.push(base);
+        }
+        for instruction in &stage.instructions {
+            if let Instruction::Copy(copy) = &instruction.value
+                && let Some(from) = &copy.from
+            {
+                let from =
+                    self.expand(from, instruction.line, &|name| globals.get(name).cloned())?;
+                if let Some(source) = self.stage_before(&from, index) {
+                    uses.push(source);
+                    self.copies_between_stages = true;
+                } else if from.parse::<usize>().is_ok() || self.dockerfile.stage(&from).is_some() {
+                    return Err(BuildError::Instruction {
+                        path: self.path.to_owned(),
+                        line: instruction.line,
+                        message: format!(
+                            "COPY --from={from} names this stage or a later one; a stage can only copy from stages above it"
+                        ),
+                    });
+                }
+            }
+        }
+        for used in uses {
+            if visiting.contains(&used) {
+                return Err(BuildError::Plan(format!(
+                    "{}: stage {used} and stage {index} use each other",
+                    self.path.display()
+                )));
+            }
+            self.visit(used, globals, visiting)?;
+        }
+        visiting.pop();
+        self.order.push(index);
+        Ok(())
+    }
+
+    /// The stage `name` (a stage name or a stage number) refers to, if it is above stage `index`.
+    pub fn stage_before(&self, name: &str, index: usize) -> Option<usize> {
+        let found = match name.parse::<usize>() {
+            Ok(number) => self.dockerfile.stages.get(number)?,
+            Err(_) => self.dockerfile.stage(&name.to_ascii_lowercase())?,
+        };
+        (found.index < index).then_some(found.index)
+    }
+
+    /// The engine for this build.
+    pub fn engine(&self, choice: EngineChoice) -> Result<Engine, BuildError> {
+        let explicit = match choice {
+            EngineChoice::Auto => None,
+            EngineChoice::Native => Some(Engine::Native),
+            EngineChoice::Buildah => Some(Engine::Buildah),
+            EngineChoice::Podman => Some(Engine::Podman),
+            EngineChoice::Docker => Some(Engine::Docker),
+        };
+        match (explicit, &self.foreign) {
+            (Some(Engine::Native), Some((line, what))) => Err(BuildError::Instruction {
+                path: self.path.to_owned(),
+                line: *line,
+                message: format!(
+                    "{what} needs an engine that runs commands; the native engine only assembles \
+                     files and settings. Use --engine auto (or buildah, podman, docker)"
+                ),
+            }),
+            (Some(Engine::Native), None) | (None, None) => Ok(Engine::Native),
+            (Some(engine), _) => {
+                super::external::ensure_installed(engine)?;
+                Ok(engine)
+            }
+            (None, Some((line, what))) => {
+                super::external::first_installed().ok_or_else(|| {
+                    BuildError::Plan(format!(
+                        "{} line {line}: {what} needs an engine that runs commands, and none of \
+                         buildah, podman or docker (with buildx) is installed; install one, or \
+                         make the Dockerfile RUN-free (e.g. COPY binaries built earlier in the job)",
+                        self.path.display()
+                    ))
+                })
+            }
+        }
+    }
+
+    /// The images the needed stages start from (not `scratch`, not other stages), for `platform`.
+    pub fn base_images(&self, platform: &Platform) -> Result<Vec<String>, BuildError> {
+        let globals = self.global_scope(platform)?;
+        let mut bases = Vec::new();
+        for &index in &self.order {
+            let stage = self.stage(index);
+            let from = self.expand(&stage.from.image, stage.line, &|name| {
+                globals.get(name).cloned()
+            })?;
+            if !from.eq_ignore_ascii_case("scratch")
+                && self.stage_before(&from, index).is_none()
+                && !bases.contains(&from)
+            {
+                bases.push(from);
+            }
+        }
+        Ok(bases)
+    }
+
+    pub fn stage(&self, index: usize) -> &'a Stage {
+        &self.dockerfile.stages[index]
+    }
+
+    /// "stage `name`" or "the last stage".
+    pub fn describe_target(&self) -> String {
+        let stage = self.stage(self.target);
+        let name = match &stage.name {
+            Some(name) => format!("stage `{name}`"),
+            None => format!("stage {}", stage.index),
+        };
+        format!("{} ({name})", self.path.display())
+    }
+
+    /// The global arguments (declared before the first FROM) for `platform`, with the predefined
+    /// platform arguments.
+    pub fn global_scope(
+        &self,
+        platform: &Platform,
+    ) -> Result<BTreeMap<String, String>, BuildError> {
+        let mut scope = platform_args(platform, &Platform::host());
+        for arg in &self.dockerfile.global_args {
+            let value = match (self.build_args.get(&arg.value.name), &arg.value.default) {
+                (Some(given), _) => Some(given.clone()),
+                (None, Some(default)) => {
+                    Some(self.expand(default, arg.line, &|name| scope.get(name).cloned())?)
+                }
+                (None, None) => None,
+            };
+            if let Some(value) = value {
+                scope.insert(arg.value.name.clone(), value);
+            }
+        }
+        Ok(scope)
+    }
+
+    /// Expands variables in one raw word of the Dockerfile.
+    pub fn expand(
+        &self,
+        raw: &str,
+        line: usize,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<String, BuildError> {
+        dockerfile::expand(raw, self.dockerfile.escape, lookup).map_err(|e| {
+            BuildError::Instruction {
+                path: self.path.to_owned(),
+                line,
+                message: e.to_string(),
+            }
+        })
+    }
+}
+
+/// The predefined platform arguments: TARGET* for the image, BUILD* for this machine.
+pub fn platform_args(target: &Platform, build: &Platform) -> BTreeMap<String, String> {
+    let mut args = BTreeMap::new();
+    for (prefix, platform) in [("TARGET", target), ("BUILD", build)] {
+        let platform = platform.normalized();
+        let mut full = format!("{}/{}", platform.os, platform.architecture);
+        if let Some(variant) = &platform.variant {
+            full.push('/');
+            full.push_str(variant);
+        }
+        args.insert(format!("{prefix}PLATFORM"), full);
+        args.insert(format!("{prefix}OS"), platform.os.clone());
+        args.insert(format!("{prefix}ARCH"), platform.architecture.clone());
+        args.insert(
+            format!("{prefix}VARIANT"),
+            platform.variant.clone().unwrap_or_default(),
+        );
+    }
+    args
+}
+
+fn is_remote(source: &str) -> bool {
+    ["http://", "https://", "git@", "git://"]
+        .iter()
+        .any(|scheme| source.starts_with(scheme))
+}
+
+fn stage_names(dockerfile: &Dockerfile) -> String {
+    dockerfile
+        .stages
+        .iter()
+        .map(|stage| match &stage.name {
+            Some(name) => format!("`{name}`"),
+            None => stage.index.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
