@@ -101,4 +101,27 @@ fn the_readme_main_job_runs_on_the_example() {
     );
     let index = out_dir.path().join("hello/index.json");
     schema::assert_valid(Kind::Index, &std::fs::read(index).unwrap());
+
+    // The build step: examples/build on top of that index, one record per platform, and the
+    // same digest from another directory (nothing machine-specific lands in the image).
+    let site = |stdout: &str| -> String {
+        stdout
+            .lines()
+            .find(|l| l.starts_with("oci:") && l.contains("/site@sha256:"))
+            .map(|l| l.rsplit('@').next().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no site index in:\n{stdout}"))
+    };
+    let records = std::fs::read_dir(out_dir.path().join("site-records")).unwrap();
+    assert_eq!(records.count(), EXAMPLE.len());
+    let again_dir = tempdir();
+    let again = tool(
+        repo_root().join("scripts/demo").to_str().unwrap(),
+        &[again_dir.path().join("elsewhere").to_str().unwrap()],
+    )
+    .env("MULTIARCH_BIN", env!("CARGO_BIN_EXE_multiarch"))
+    .env("MULTIARCH_CACHE_DIR", again_dir.path().join("cache"))
+    .current_dir(&repo_root())
+    .run()
+    .success();
+    assert_eq!(site(&out.stdout), site(&again.stdout));
 }

@@ -7,6 +7,7 @@
 mod harness;
 
 mod auth;
+mod build;
 mod cli;
 mod examples;
 mod fanin;

@@ -1,8 +1,10 @@
 //! Test harness: runs the real `multiarch` binary, real registries and peer tools, and fixtures.
 //! A failing command prints itself with its stdout and stderr.
 
+pub mod base_image;
 pub mod buildah;
 pub mod fixtures;
+pub mod gobin;
 pub mod proxy;
 pub mod registry;
 pub mod schema;

@@ -375,3 +375,110 @@ fn stage_names(dockerfile: &Dockerfile) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::build::{Compression, Destination};
+
+    fn request(target: Option<&str>) -> Request {
+        Request {
+            platforms: Vec::new(),
+            context: PathBuf::from("."),
+            dockerfile: PathBuf::from("Dockerfile"),
+            target: target.map(str::to_owned),
+            build_args: BTreeMap::from([("BASE".to_owned(), "alpine".to_owned())]),
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            engine: EngineChoice::Auto,
+            destination: Destination::Nowhere,
+            records: None,
+            compression: Compression::Gzip,
+            epoch: 0,
+            cache_dir: None,
+            dry_run: false,
+        }
+    }
+
+    const MULTI_STAGE: &str = "\
+ARG BASE=scratch
+FROM ${BASE} AS tools
+COPY tool /tool
+FROM golang AS compile
+RUN go build
+FROM scratch AS assets
+COPY site /site
+FROM tools
+COPY --from=assets /site /site
+COPY --from=1 /out /bin/
+";
+
+    fn plan_of<'a>(dockerfile: &'a Dockerfile, request: &'a Request) -> Plan<'a> {
+        Plan::new(
+            dockerfile,
+            request,
+            &[Platform::new("linux", "arm64", None)],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn needed_stages_come_dependencies_first() {
+        let dockerfile = Dockerfile::parse(MULTI_STAGE).unwrap();
+        let request = request(None);
+        let plan = plan_of(&dockerfile, &request);
+        assert_eq!(plan.order, vec![0, 2, 1, 3]);
+        assert!(plan.copies_between_stages);
+        assert_eq!(plan.foreign, Some((5, "RUN".to_owned())));
+        assert_eq!(
+            plan.base_images(&Platform::host()).unwrap(),
+            vec!["alpine", "golang"]
+        );
+    }
+
+    #[test]
+    fn a_target_without_run_is_native_even_if_other_stages_run() {
+        let dockerfile = Dockerfile::parse(MULTI_STAGE).unwrap();
+        let request = request(Some("assets"));
+        let plan = plan_of(&dockerfile, &request);
+        assert_eq!(plan.order, vec![2]);
+        assert_eq!(plan.engine(EngineChoice::Auto).unwrap(), Engine::Native);
+    }
+
+    #[test]
+    fn native_refuses_run_naming_the_line() {
+        let dockerfile = Dockerfile::parse(MULTI_STAGE).unwrap();
+        let request = request(Some("compile"));
+        let plan = plan_of(&dockerfile, &request);
+        let error = plan.engine(EngineChoice::Native).unwrap_err().to_string();
+        assert!(error.contains("line 5"), "{error}");
+        assert!(error.contains("RUN"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_target_lists_the_stages() {
+        let dockerfile = Dockerfile::parse(MULTI_STAGE).unwrap();
+        let request = request(Some("nope"));
+        let error = Plan::new(&dockerfile, &request, &[Platform::host()]).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("`tools`, `compile`, `assets`, 3"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn platform_args_follow_buildkit_names() {
+        let args = platform_args(
+            &Platform::new("linux", "arm", Some("v7")),
+            &Platform::new("linux", "amd64", None),
+        );
+        assert_eq!(args["TARGETPLATFORM"], "linux/arm/v7");
+        assert_eq!(args["TARGETARCH"], "arm");
+        assert_eq!(args["TARGETVARIANT"], "v7");
+        assert_eq!(args["BUILDPLATFORM"], "linux/amd64");
+        assert_eq!(args["BUILDVARIANT"], "");
+    }
+}

@@ -245,7 +245,12 @@ fn link_name<R: Read>(item: &mut tar::Entry<'_, R>) -> io::Result<String> {
 fn metadata<R: Read>(item: &mut tar::Entry<'_, R>) -> io::Result<(u32, u64, u64, u64)> {
     let header = item.header();
     let mode = header.mode()? & 0o7777;
-    let (mut uid, mut gid, mut mtime) = (header.uid()?, header.gid()?, header.mtime()?);
+    // Blank numeric fields (all NULs, as some writers leave them) read as 0, as Go's tar does.
+    let (mut uid, mut gid, mut mtime) = (
+        header.uid().unwrap_or(0),
+        header.gid().unwrap_or(0),
+        header.mtime().unwrap_or(0),
+    );
     if let Some(records) = item.pax_extensions()? {
         for record in records {
             let record = record?;

@@ -92,14 +92,17 @@ impl Run<'_, '_> {
         let blob = match self.reusable(&key).await {
             Some(blob) => blob,
             None => {
+                let started = std::time::Instant::now();
                 let written =
                     tokio::task::block_in_place(|| layer::write(&entries, compression, &scratch))
                         .map_err(files_error)?;
-                tracing::debug!(
-                    "line {line}: layer {} ({} bytes, {} entries)",
+                tracing::info!(
+                    "{}: line {line}: layer {} ({} entries, {} bytes compressed) in {:.1?}",
+                    self.platform,
                     written.digest,
+                    entries.len(),
                     written.size,
-                    entries.len()
+                    started.elapsed()
                 );
                 let written = Arc::new(written);
                 self.build.cache.remember(&key, written.clone());

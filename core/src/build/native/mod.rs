@@ -24,6 +24,7 @@ use crate::digest::{self, Digest};
 use crate::manifest::{Descriptor, RawManifest};
 use crate::media_type;
 use crate::platform::Platform;
+use crate::reference::Location;
 use crate::store::{Registries, Store};
 
 /// The OCI annotations naming the base image, as buildah writes them.
@@ -48,8 +49,9 @@ struct StageImage {
     platform: Platform,
     config: ImageConfig,
     layers: Vec<(LayerBlob, Descriptor)>,
-    /// The base image as named in FROM, and its manifest digest.
-    base: Option<(String, Digest)>,
+    /// The base image as named in FROM (not for OCI layouts: a local path means nothing to
+    /// whoever pulls the image, and would make digests depend on directories), and its digest.
+    base: Option<(Option<String>, Digest)>,
 }
 
 /// The per-platform state of a build: stages done so far and filesystems materialised for
@@ -111,9 +113,11 @@ impl Build<'_> {
         let config_digest = digest::sha256(&config);
         let mut annotations = self.request.annotations.clone();
         if let Some((name, digest)) = &stage.base {
-            annotations
-                .entry(BASE_NAME.to_owned())
-                .or_insert_with(|| name.clone());
+            if let Some(name) = name {
+                annotations
+                    .entry(BASE_NAME.to_owned())
+                    .or_insert_with(|| name.clone());
+            }
             annotations
                 .entry(BASE_DIGEST.to_owned())
                 .or_insert_with(|| digest.to_string());
@@ -192,7 +196,10 @@ impl<'a> Run<'a, '_> {
                         (blob, d.clone())
                     })
                     .collect(),
-                base: Some((from.clone(), base.manifest.digest.clone())),
+                base: Some((
+                    matches!(base.store.location(), Location::Registry(_)).then(|| from.clone()),
+                    base.manifest.digest.clone(),
+                )),
             }
         };
         let mut state = settings::State::new(&image.config, &stage_platform);
