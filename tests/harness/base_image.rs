@@ -42,10 +42,6 @@ pub struct Image {
 pub struct Base {
     /// `HOST/base:1`
     pub reference: String,
-    /// `HOST/base`
-    pub repo: String,
-    /// The index's digest.
-    pub digest: String,
     pub images: Vec<Image>,
     /// The attestation manifest's digest.
     pub attestation: String,
@@ -75,7 +71,6 @@ impl Base {
 
 struct Layout {
     dir: tempfile::TempDir,
-    digest: String,
     images: Vec<Image>,
     attestation: String,
 }
@@ -227,7 +222,7 @@ fn make_layout() -> Layout {
         .find(|w| w.platform.as_deref() == Some("linux/amd64"))
         .expect("amd64 image")
         .clone();
-    let stitched = fixtures::index(
+    fixtures::index(
         dir.path(),
         LAYOUT_TAG,
         &written,
@@ -235,7 +230,6 @@ fn make_layout() -> Layout {
     );
     Layout {
         dir,
-        digest: stitched.digest,
         images,
         attestation: attestation.digest,
     }
@@ -256,15 +250,8 @@ pub fn push_to(registry: &Registry, repo_tag: &str) -> Base {
     let layout = layout();
     let reference = registry.at(repo_tag);
     fixtures::push(layout.dir.path(), LAYOUT_TAG, &reference, true);
-    let repo = reference
-        .rsplit_once(':')
-        .filter(|(_, tag)| !tag.contains('/'))
-        .map(|(repo, _)| repo.to_owned())
-        .expect("REPO:TAG");
     Base {
         reference,
-        repo,
-        digest: layout.digest.clone(),
         images: layout.images.clone(),
         attestation: layout.attestation.clone(),
     }

@@ -123,7 +123,7 @@ pub async fn resolve(
         .iter()
         .map(|layer| {
             let mut descriptor = Descriptor::new(
-                media_type::to_oci(&layer.media_type().to_string()),
+                media_type::to_oci(layer.media_type().as_ref()),
                 layer.digest().clone(),
                 layer.size(),
             );

@@ -136,7 +136,7 @@ pub enum BuildError {
         path: PathBuf,
         line: usize,
         #[source]
-        source: fs::FsError,
+        source: Box<fs::FsError>,
     },
     #[error("base image {reference}: {message}")]
     Base { reference: String, message: String },
@@ -144,7 +144,7 @@ pub enum BuildError {
     Store {
         reference: String,
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
     #[error("{engine} failed: {message}")]
     Engine { engine: Engine, message: String },
@@ -160,18 +160,24 @@ pub enum BuildError {
     Publish {
         location: String,
         #[source]
-        source: TransferError,
+        source: Box<TransferError>,
     },
     #[error(transparent)]
     Record(#[from] RecordError),
     #[error(transparent)]
-    FanIn(#[from] FanInError),
+    FanIn(Box<FanInError>),
     #[error("{what}: {source}")]
     Io {
         what: String,
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<FanInError> for BuildError {
+    fn from(error: FanInError) -> Self {
+        BuildError::FanIn(Box::new(error))
+    }
 }
 
 impl BuildError {
@@ -358,7 +364,7 @@ async fn open_destination(
         .await
         .map_err(|source| BuildError::Store {
             reference: location.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     Ok(Some(store))
 }
@@ -403,7 +409,7 @@ async fn publish_single(
                 let store = store::open(location, registries).await.map_err(|source| {
                     BuildError::Store {
                         reference: location.to_string(),
-                        source,
+                        source: Box::new(source),
                     }
                 })?;
                 outcome.transfers += transfers
@@ -411,7 +417,7 @@ async fn publish_single(
                     .await
                     .map_err(|source| BuildError::Publish {
                         location: location.to_string(),
-                        source,
+                        source: Box::new(source),
                     })?;
                 stores.push((location.clone(), store.clone()));
                 store
@@ -423,7 +429,7 @@ async fn publish_single(
                 .await
                 .map_err(|source| BuildError::Publish {
                     location: location.to_string(),
-                    source: TransferError::Store(source),
+                    source: Box::new(TransferError::Store(source)),
                 })?;
             tracing::info!("tagged {location}:{tag}");
         }

@@ -59,7 +59,7 @@ pub enum LayerBlob {
     /// A base image's layer, in the base's store.
     Base {
         store: Arc<dyn Store>,
-        descriptor: Descriptor,
+        descriptor: Box<Descriptor>,
     },
 }
 
@@ -71,7 +71,7 @@ pub async fn image(
 ) -> Result<TransferStats, BuildError> {
     let fail = |source: TransferError| BuildError::Publish {
         location: target.location().to_string(),
-        source,
+        source: Box::new(source),
     };
     match image {
         Image::Layout { store, manifest } => transfers

@@ -65,7 +65,7 @@ impl Run<'_, '_> {
         let files_error = |source| BuildError::Files {
             path: plan.path.to_owned(),
             line,
-            source,
+            source: Box::new(source),
         };
         let heredocs = self.heredocs(copy, &lookup, line)?;
         let entries = match (&from, &heredocs) {
@@ -231,7 +231,7 @@ impl Run<'_, '_> {
                     .iter()
                     .map(|d| LayerBlob::Base {
                         store: base.store.clone(),
-                        descriptor: d.clone(),
+                        descriptor: Box::new(d.clone()),
                     })
                     .collect()
             }
@@ -246,7 +246,7 @@ impl Run<'_, '_> {
         let mut rootfs = RootFs::new(self.build.scratch).map_err(|source| BuildError::Files {
             path: self.plan().path.to_owned(),
             line,
-            source,
+            source: Box::new(source),
         })?;
         for blob in layers {
             self.apply(&mut rootfs, blob, line).await?;
@@ -263,7 +263,7 @@ impl Run<'_, '_> {
         let files_error = |source| BuildError::Files {
             path: self.plan().path.to_owned(),
             line,
-            source,
+            source: Box::new(source),
         };
         match blob {
             LayerBlob::Built(layer) => {
@@ -286,7 +286,7 @@ impl Run<'_, '_> {
                     .await
                     .map_err(|source| BuildError::Store {
                         reference: store.location().to_string(),
-                        source,
+                        source: Box::new(source),
                     })?;
                 while let Some(chunk) = stream.next().await {
                     let chunk = chunk.map_err(BuildError::io(format!(
@@ -341,7 +341,7 @@ impl Run<'_, '_> {
         rootfs.chown(value).map_err(|source| BuildError::Files {
             path: self.plan().path.to_owned(),
             line,
-            source,
+            source: Box::new(source),
         })
     }
 

@@ -74,7 +74,7 @@ impl Build<'_> {
                 BuildError::Files {
                     path: self.request.dockerfile.clone(),
                     line: 0,
-                    source,
+                    source: Box::new(source),
                 }
             })?;
         let mut run = Run {
@@ -191,7 +191,7 @@ impl<'a> Run<'a, '_> {
                     .map(|d| {
                         let blob = LayerBlob::Base {
                             store: base.store.clone(),
-                            descriptor: d.clone(),
+                            descriptor: Box::new(d.clone()),
                         };
                         (blob, d.clone())
                     })
