@@ -138,9 +138,9 @@ pub struct BuildArgs {
     pub target: Option<String>,
 
     /// A build argument for ARG (repeatable). KEY alone takes the value of the environment
-    /// variable KEY.
+    /// variable KEY, and is skipped when that is unset (the ARG's default applies).
     #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
-    pub build_args: Vec<(String, String)>,
+    pub build_args: Vec<(String, Option<String>)>,
 
     /// An image config label (repeatable), e.g. org.opencontainers.image.source=URL.
     #[arg(long = "label", value_name = "KEY=VALUE", value_parser = parse_annotation)]
@@ -300,12 +300,11 @@ impl std::str::FromStr for PlatformList {
     }
 }
 
-fn parse_build_arg(input: &str) -> Result<(String, String), String> {
+fn parse_build_arg(input: &str) -> Result<(String, Option<String>), String> {
     if !input.contains('=') && !input.trim().is_empty() {
-        let value = std::env::var(input).unwrap_or_default();
-        return Ok((input.to_owned(), value));
+        return Ok((input.to_owned(), std::env::var(input).ok()));
     }
-    parse_annotation(input)
+    parse_annotation(input).map(|(key, value)| (key, Some(value)))
 }
 
 fn parse_annotation(input: &str) -> Result<(String, String), String> {

@@ -102,7 +102,11 @@ fn request(args: &BuildArgs) -> Result<Request> {
         context: args.context.clone(),
         dockerfile: file,
         target: args.target.clone(),
-        build_args: args.build_args.iter().cloned().collect(),
+        build_args: args
+            .build_args
+            .iter()
+            .filter_map(|(key, value)| Some((key.clone(), value.clone()?)))
+            .collect(),
         labels: args.labels.iter().cloned().collect(),
         annotations: args.annotations.iter().cloned().collect(),
         engine: match args.engine {

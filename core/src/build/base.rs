@@ -16,6 +16,8 @@ use crate::store::{self, Registries, Store};
 /// One platform's image of a base.
 #[derive(Debug, Clone)]
 pub struct BaseImage {
+    /// The reference as resolved (`docker.io/library/alpine:3.20`).
+    pub reference: ImageRef,
     pub store: Arc<dyn Store>,
     /// The platform image's manifest digest.
     pub manifest: RawManifest,
@@ -108,16 +110,6 @@ pub async fn resolve(
             "is a {actual} image, not {platform}; use a multi-platform base, or one for {platform}"
         )));
     }
-    if config
-        .pointer("/config/OnBuild")
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|triggers| !triggers.is_empty())
-    {
-        return Err(fail(
-            "has ONBUILD triggers, which run commands; build with --engine buildah, podman or docker"
-                .to_owned(),
-        ));
-    }
     let layers = image
         .layers()
         .iter()
@@ -136,6 +128,7 @@ pub async fn resolve(
         })
         .collect();
     Ok(BaseImage {
+        reference: reference.clone(),
         store,
         manifest,
         layers,

@@ -36,7 +36,7 @@ pub fn ensure_installed(engine: Engine) -> Result<(), BuildError> {
     } else {
         format!("{program} was not found on PATH")
     };
-    Err(BuildError::Plan(format!(
+    Err(BuildError::Environment(format!(
         "--engine {program}: {what}; install it, or pick another engine (--engine auto picks the \
          first of buildah, podman, docker that is installed)"
     )))
@@ -72,41 +72,51 @@ fn which(program: &str) -> Option<PathBuf> {
 
 /// RUN steps of a foreign platform run under emulation: say so before starting when the machine
 /// has no emulator registered (the classic `exec format error`).
-pub fn check_emulation(plan: &Plan<'_>, platforms: &[Platform]) -> Result<(), BuildError> {
-    if !plan.runs_on_target {
+pub fn check_emulation(plan: &Plan<'_>, platform: &Platform) -> Result<(), BuildError> {
+    let host = Platform::host();
+    let platform = platform.normalized();
+    if !plan.runs_on_target || runs_natively(&host, &platform) {
         return Ok(());
     }
-    let host = Platform::host();
-    for platform in platforms {
-        let platform = platform.normalized();
-        if platform.os != host.os || platform.architecture == host.architecture {
-            continue;
-        }
-        let qemu = qemu_name(&platform.architecture);
-        let registered = Path::new("/proc/sys/fs/binfmt_misc")
-            .read_dir()
-            .map(|entries| {
-                entries.flatten().any(|entry| {
-                    let name = entry.file_name().to_string_lossy().to_string();
-                    name.contains(qemu)
-                        && std::fs::read_to_string(entry.path())
-                            .is_ok_and(|status| status.starts_with("enabled"))
-                })
-            })
-            .unwrap_or(false);
-        if !registered {
-            return Err(BuildError::Plan(format!(
-                "building {platform} on this {host} machine runs the Dockerfile's RUN steps as \
-                 {platform} programs, but no emulator for {} is registered \
-                 (/proc/sys/fs/binfmt_misc has no enabled qemu-{qemu} entry), so they would fail \
-                 with `exec format error`. Build on a native {platform} runner (one job per \
-                 platform), register emulators (e.g. the qemu-user-static package, or \
-                 docker/setup-qemu-action), or make the Dockerfile RUN-free for the native engine",
-                platform.architecture
-            )));
-        }
+    let binfmt = Path::new("/proc/sys/fs/binfmt_misc");
+    if !binfmt.join("status").exists() {
+        tracing::warn!(
+            "cannot tell whether {platform} programs can run here ({} is not mounted); RUN \
+             steps may fail with `exec format error`",
+            binfmt.display()
+        );
+        return Ok(());
     }
-    Ok(())
+    let qemu = qemu_name(&platform.architecture);
+    let registered = binfmt
+        .read_dir()
+        .map(|entries| {
+            entries.flatten().any(|entry| {
+                entry.file_name().to_string_lossy().contains(qemu)
+                    && std::fs::read_to_string(entry.path())
+                        .is_ok_and(|status| status.starts_with("enabled"))
+            })
+        })
+        .unwrap_or(false);
+    if registered {
+        return Ok(());
+    }
+    Err(BuildError::Environment(format!(
+        "building {platform} on this {host} machine runs the Dockerfile's RUN steps as {platform} \
+         programs, but no emulator for {} is registered (/proc/sys/fs/binfmt_misc has no enabled \
+         qemu-{qemu} entry), so they would fail with `exec format error`. Build on a native \
+         {platform} runner (one job per platform), register emulators (e.g. the qemu-user-static \
+         package, or docker/setup-qemu-action), or make the Dockerfile RUN-free for the native \
+         engine",
+        platform.architecture
+    )))
+}
+
+/// The host runs `platform`'s programs itself (same architecture, or 386 on amd64).
+fn runs_natively(host: &Platform, platform: &Platform) -> bool {
+    platform.os == host.os
+        && (platform.architecture == host.architecture
+            || (host.architecture == "amd64" && platform.architecture == "386"))
 }
 
 fn qemu_name(architecture: &str) -> &str {
@@ -114,8 +124,9 @@ fn qemu_name(architecture: &str) -> &str {
         "amd64" => "x86_64",
         "arm64" => "aarch64",
         "386" => "i386",
-        "ppc64le" => "ppc64le",
         "loong64" => "loongarch64",
+        "mips64le" => "mips64el",
+        "mipsle" => "mipsel",
         other => other,
     }
 }
@@ -138,7 +149,7 @@ pub async fn build(
         std::process::id(),
         platform.file_stem()
     );
-    let platform_arg = platform_string(platform);
+    let platform_arg = super::plan::platform_string(platform);
     let mut build: Vec<String> = match engine {
         Engine::Docker => vec!["buildx".into(), "build".into()],
         Engine::Buildah => vec!["bud".into()],
@@ -313,11 +324,4 @@ async fn exported(
         });
     }
     Ok((store, manifest))
-}
-
-fn platform_string(platform: &Platform) -> String {
-    match &platform.variant {
-        Some(variant) => format!("{}/{}/{variant}", platform.os, platform.architecture),
-        None => format!("{}/{}", platform.os, platform.architecture),
-    }
 }

@@ -125,12 +125,17 @@ pub enum BuildError {
     NoContext { path: PathBuf },
     #[error("{0}")]
     Plan(String),
+    /// Something this machine lacks (an engine, an emulator): not a usage error.
+    #[error("{0}")]
+    Environment(String),
     #[error("{path} line {line}: {message}")]
     Instruction {
         path: PathBuf,
         line: usize,
         message: String,
     },
+    #[error("build context: {0}")]
+    Context(Box<fs::FsError>),
     #[error("{path} line {line}: {source}")]
     Files {
         path: PathBuf,
@@ -205,18 +210,26 @@ pub async fn run(
     registries: &Registries,
     progress: &dyn Progress,
 ) -> Result<Outcome, BuildError> {
-    let dockerfile = read_dockerfile(&request.dockerfile)?;
     if !request.context.is_dir() {
         return Err(BuildError::NoContext {
             path: request.context.clone(),
         });
     }
+    let dockerfile = read_dockerfile(&request.dockerfile)?;
     let platforms = platforms(request);
-    let plan = plan::Plan::new(&dockerfile, request, &platforms)?;
-    let engine = plan.engine(request.engine)?;
+    let plans = platforms
+        .iter()
+        .map(|platform| plan::Plan::new(&dockerfile, request, platform))
+        .collect::<Result<Vec<_>, _>>()?;
+    // The engine builds every platform, so the platform whose stages need most decides.
+    let deciding = plans
+        .iter()
+        .find(|p| p.foreign.is_some())
+        .unwrap_or(&plans[0]);
+    let engine = deciding.engine(request.engine)?;
     tracing::info!(
         "building {} for {} with the {engine} engine",
-        plan.describe_target(),
+        deciding.describe_target(),
         platforms
             .iter()
             .map(ToString::to_string)
@@ -224,15 +237,23 @@ pub async fn run(
             .join(", "),
     );
     if engine != Engine::Native {
-        external::check_emulation(&plan, &platforms)?;
+        for (plan, platform) in plans.iter().zip(&platforms) {
+            external::check_emulation(plan, platform)?;
+        }
+        if request.compression != Compression::Gzip {
+            tracing::warn!(
+                "--compression applies to the native engine; {engine} compresses as it is configured to"
+            );
+        }
     }
+    check_outside_context(request)?;
 
     if request.dry_run {
-        for platform in &platforms {
-            for base in plan.base_images(platform)? {
+        for (plan, platform) in plans.iter().zip(&platforms) {
+            for (base, base_platform) in plan.base_images(platform)? {
                 let reference = base::reference(&base, &request.context)
                     .map_err(|message| BuildError::Plan(format!("FROM {base}: {message}")))?;
-                let image = base::resolve(&reference, platform, registries).await?;
+                let image = base::resolve(&reference, &base_platform, registries).await?;
                 tracing::info!("{platform}: FROM {base} → {}", image.manifest.digest);
             }
         }
@@ -247,19 +268,16 @@ pub async fn run(
     let transfers = Transfers::new(progress);
     let mut outcome = Outcome::default();
     let mut children = Vec::new();
-    for platform in &platforms {
+    let build = native::Build {
+        request,
+        registries,
+        scratch: scratch.path(),
+        cache: &cache,
+        target: target.as_deref(),
+    };
+    for (plan, platform) in plans.iter().zip(&platforms) {
         let image = match engine {
-            Engine::Native => {
-                let build = native::Build {
-                    plan: &plan,
-                    request,
-                    registries,
-                    scratch: scratch.path(),
-                    cache: &cache,
-                    target: target.as_deref(),
-                };
-                publish::Image::Native(build.run(platform).await?)
-            }
+            Engine::Native => publish::Image::Native(build.run(plan, platform).await?),
             external => {
                 let (store, manifest) =
                     external::build(external, request, platform, scratch.path()).await?;
@@ -312,6 +330,55 @@ pub async fn run(
         }
     }
     Ok(outcome)
+}
+
+/// An `--output` layout or `--records` directory inside the context would be copied into the next
+/// platform's image by `COPY .`; refuse that unless .dockerignore leaves it out.
+fn check_outside_context(request: &Request) -> Result<(), BuildError> {
+    let Ok(context) = request.context.canonicalize() else {
+        return Ok(());
+    };
+    let mut written = Vec::new();
+    if let Destination::Layout(layout) = &request.destination
+        && let Location::Layout(dir) = &layout.location
+    {
+        written.push(("--output", dir.clone()));
+    }
+    if let Some(dir) = &request.records {
+        written.push(("--records", dir.clone()));
+    }
+    let ignore = context::Context::open(&request.context, &request.dockerfile).ok();
+    for (flag, dir) in written {
+        let absolute = std::path::absolute(&dir).unwrap_or(dir.clone());
+        // The nearest existing ancestor, resolved, with the rest of the path appended.
+        let mut existing = absolute.as_path();
+        let mut rest = Vec::new();
+        while !existing.exists() {
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    existing = parent;
+                }
+                _ => break,
+            }
+        }
+        let mut resolved = existing.canonicalize().unwrap_or(existing.to_owned());
+        resolved.extend(rest.iter().rev());
+        let Ok(inside) = resolved.strip_prefix(&context) else {
+            continue;
+        };
+        let relative = inside.to_string_lossy();
+        let ignored = ignore.as_ref().is_some_and(|c| c.is_ignored(&relative));
+        if !ignored {
+            return Err(BuildError::Plan(format!(
+                "{flag} {} is inside the build context {}, so COPY would copy it into the \
+                 images; write it outside the context, or add `{relative}` to .dockerignore",
+                dir.display(),
+                request.context.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn read_dockerfile(path: &Path) -> Result<Dockerfile, BuildError> {

@@ -48,18 +48,6 @@ impl fmt::Display for Engine {
     }
 }
 
-/// The build arguments every stage can declare without a value, derived from the platforms.
-pub const PLATFORM_ARGS: &[&str] = &[
-    "TARGETPLATFORM",
-    "TARGETOS",
-    "TARGETARCH",
-    "TARGETVARIANT",
-    "BUILDPLATFORM",
-    "BUILDOS",
-    "BUILDARCH",
-    "BUILDVARIANT",
-];
-
 /// The stages to build for the target, dependencies first.
 #[derive(Debug)]
 pub struct Plan<'a> {
@@ -72,9 +60,9 @@ pub struct Plan<'a> {
     pub order: Vec<usize>,
     /// The first needed instruction the native engine cannot run: its line and keyword.
     pub foreign: Option<(usize, String)>,
-    /// True when some needed stage copies from another stage (`COPY --from=stage`), whose files
-    /// must then exist on disk.
-    pub copies_between_stages: bool,
+    /// True when some needed stage reads the files of a stage (`COPY --from=stage`, or
+    /// `--chown=name`), whose layers must then exist on disk.
+    pub needs_files: bool,
     /// Needed stages whose commands run on the target platform (not `FROM --platform=$BUILDPLATFORM`).
     pub runs_on_target: bool,
 }
@@ -83,7 +71,7 @@ impl<'a> Plan<'a> {
     pub fn new(
         dockerfile: &'a Dockerfile,
         request: &'a Request,
-        platforms: &[Platform],
+        platform: &Platform,
     ) -> Result<Self, BuildError> {
         let target = match &request.target {
             Some(name) => dockerfile
@@ -105,22 +93,34 @@ impl<'a> Plan<'a> {
             target,
             order: Vec::new(),
             foreign: None,
-            copies_between_stages: false,
+            needs_files: false,
             runs_on_target: false,
         };
-        // Stage references are resolved with the first platform's global arguments: a Dockerfile
-        // whose stage graph differs per platform is not something Docker supports either.
-        let globals = plan.global_scope(&platforms[0])?;
-        let mut visiting = Vec::new();
-        plan.visit(target, &globals, &mut visiting)?;
+        // Stage references may depend on the platform (`FROM base-${TARGETARCH}`), so each
+        // platform has its own plan.
+        let globals = plan.global_scope(platform)?;
+        plan.visit(target, &globals)?;
+        let mut on_build_platform = vec![false; dockerfile.stages.len()];
         for &index in &plan.order {
             let stage = &dockerfile.stages[index];
-            let on_build_platform = stage
-                .from
-                .platform
-                .as_deref()
-                .is_some_and(|p| p.contains("BUILDPLATFORM"));
+            let from = plan.expand(&stage.from.image, stage.line, &|n| globals.get(n).cloned())?;
+            // A stage runs where its FROM --platform says, or where the stage it builds on runs.
+            on_build_platform[index] = match &stage.from.platform {
+                Some(raw) => raw.contains("BUILDPLATFORM"),
+                None => plan
+                    .stage_before(&from, index)
+                    .is_some_and(|parent| on_build_platform[parent]),
+            };
             for instruction in &stage.instructions {
+                if let Instruction::Copy(copy) = &instruction.value
+                    && copy
+                        .chown
+                        .as_deref()
+                        .is_some_and(|c| !c.chars().all(|ch| ch.is_ascii_digit() || ch == ':'))
+                {
+                    // `--chown=name` reads the stage's /etc/passwd.
+                    plan.needs_files = true;
+                }
                 let foreign = match &instruction.value {
                     Instruction::Run(_) => Some("RUN".to_owned()),
                     Instruction::Copy(copy)
@@ -131,7 +131,7 @@ impl<'a> Plan<'a> {
                     _ => None,
                 };
                 if let Some(what) = foreign {
-                    plan.runs_on_target |= !on_build_platform;
+                    plan.runs_on_target |= !on_build_platform[index];
                     if plan.foreign.is_none() {
                         plan.foreign = Some((instruction.line, what));
                     }
@@ -172,12 +172,10 @@ impl<'a> Plan<'a> {
         &mut self,
         index: usize,
         globals: &BTreeMap<String, String>,
-        visiting: &mut Vec<usize>,
     ) -> Result<(), BuildError> {
         if self.order.contains(&index) {
             return Ok(());
         }
-        visiting.push(index);
         let stage = &self.dockerfile.stages[index];
         let mut uses = Vec::new();
         let from = self.expand(&stage.from.image, stage.line, &|name| {
@@ -194,8 +192,24 @@ impl<'a> Plan<'a> {
                     self.expand(from, instruction.line, &|name| globals.get(name).cloned())?;
                 if let Some(source) = self.stage_before(&from, index) {
                     uses.push(source);
-                    self.copies_between_stages = true;
-                } else if from.parse::<usize>().is_ok() || self.dockerfile.stage(&from).is_some() {
+                    self.needs_files = true;
+                } else if let Ok(number) = from.parse::<usize>() {
+                    let message = if number < self.dockerfile.stages.len() {
+                        format!(
+                            "COPY --from={from} names this stage or a later one; a stage can only copy from stages above it"
+                        )
+                    } else {
+                        format!(
+                            "COPY --from={from}: there is no stage {from}; stages are numbered from 0 and this Dockerfile has {}",
+                            self.dockerfile.stages.len()
+                        )
+                    };
+                    return Err(BuildError::Instruction {
+                        path: self.path.to_owned(),
+                        line: instruction.line,
+                        message,
+                    });
+                } else if self.dockerfile.stage(&from).is_some() {
                     return Err(BuildError::Instruction {
                         path: self.path.to_owned(),
                         line: instruction.line,
@@ -206,16 +220,10 @@ impl<'a> Plan<'a> {
                 }
             }
         }
+        // Only stages above this one can be used, so there are no cycles.
         for used in uses {
-            if visiting.contains(&used) {
-                return Err(BuildError::Plan(format!(
-                    "{}: stage {used} and stage {index} use each other",
-                    self.path.display()
-                )));
-            }
-            self.visit(used, globals, visiting)?;
+            self.visit(used, globals)?;
         }
-        visiting.pop();
         self.order.push(index);
         Ok(())
     }
@@ -254,7 +262,7 @@ impl<'a> Plan<'a> {
             }
             (None, Some((line, what))) => {
                 super::external::first_installed().ok_or_else(|| {
-                    BuildError::Plan(format!(
+                    BuildError::Environment(format!(
                         "{} line {line}: {what} needs an engine that runs commands, and none of \
                          buildah, podman or docker (with buildx) is installed; install one, or \
                          make the Dockerfile RUN-free (e.g. COPY binaries built earlier in the job)",
@@ -265,23 +273,45 @@ impl<'a> Plan<'a> {
         }
     }
 
-    /// The images the needed stages start from (not `scratch`, not other stages), for `platform`.
-    pub fn base_images(&self, platform: &Platform) -> Result<Vec<String>, BuildError> {
+    /// The images the needed stages start from (not `scratch`, not other stages), each with the
+    /// platform it is read for: `FROM --platform=…` or `platform`.
+    pub fn base_images(&self, platform: &Platform) -> Result<Vec<(String, Platform)>, BuildError> {
         let globals = self.global_scope(platform)?;
+        let lookup = |name: &str| globals.get(name).cloned();
         let mut bases = Vec::new();
         for &index in &self.order {
             let stage = self.stage(index);
-            let from = self.expand(&stage.from.image, stage.line, &|name| {
-                globals.get(name).cloned()
-            })?;
-            if !from.eq_ignore_ascii_case("scratch")
-                && self.stage_before(&from, index).is_none()
-                && !bases.contains(&from)
+            let from = self.expand(&stage.from.image, stage.line, &lookup)?;
+            let stage_platform = match &stage.from.platform {
+                Some(raw) => self.stage_platform(raw, stage.line, &lookup)?,
+                None => platform.clone(),
+            };
+            let base = (from, stage_platform);
+            if !base.0.eq_ignore_ascii_case("scratch")
+                && self.stage_before(&base.0, index).is_none()
+                && !bases.contains(&base)
             {
-                bases.push(from);
+                bases.push(base);
             }
         }
         Ok(bases)
+    }
+
+    /// The platform a `FROM --platform=…` names.
+    pub fn stage_platform(
+        &self,
+        raw: &str,
+        line: usize,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Platform, BuildError> {
+        let expanded = self.expand(raw, line, lookup)?;
+        expanded
+            .parse::<Platform>()
+            .map_err(|e| BuildError::Instruction {
+                path: self.path.to_owned(),
+                line,
+                message: format!("FROM --platform={expanded}: {e}"),
+            })
     }
 
     pub fn stage(&self, index: usize) -> &'a Stage {
@@ -342,12 +372,7 @@ pub fn platform_args(target: &Platform, build: &Platform) -> BTreeMap<String, St
     let mut args = BTreeMap::new();
     for (prefix, platform) in [("TARGET", target), ("BUILD", build)] {
         let platform = platform.normalized();
-        let mut full = format!("{}/{}", platform.os, platform.architecture);
-        if let Some(variant) = &platform.variant {
-            full.push('/');
-            full.push_str(variant);
-        }
-        args.insert(format!("{prefix}PLATFORM"), full);
+        args.insert(format!("{prefix}PLATFORM"), platform_string(&platform));
         args.insert(format!("{prefix}OS"), platform.os.clone());
         args.insert(format!("{prefix}ARCH"), platform.architecture.clone());
         args.insert(
@@ -358,7 +383,16 @@ pub fn platform_args(target: &Platform, build: &Platform) -> BTreeMap<String, St
     args
 }
 
-fn is_remote(source: &str) -> bool {
+/// `os/arch[/variant]`, as `--platform` takes it.
+pub fn platform_string(platform: &Platform) -> String {
+    match &platform.variant {
+        Some(variant) => format!("{}/{}/{variant}", platform.os, platform.architecture),
+        None => format!("{}/{}", platform.os, platform.architecture),
+    }
+}
+
+/// Sources ADD fetches from the network rather than the context.
+pub fn is_remote(source: &str) -> bool {
     ["http://", "https://", "git@", "git://"]
         .iter()
         .any(|scheme| source.starts_with(scheme))
@@ -416,12 +450,7 @@ COPY --from=1 /out /bin/
 ";
 
     fn plan_of<'a>(dockerfile: &'a Dockerfile, request: &'a Request) -> Plan<'a> {
-        Plan::new(
-            dockerfile,
-            request,
-            &[Platform::new("linux", "arm64", None)],
-        )
-        .unwrap()
+        Plan::new(dockerfile, request, &Platform::new("linux", "arm64", None)).unwrap()
     }
 
     #[test]
@@ -430,12 +459,16 @@ COPY --from=1 /out /bin/
         let request = request(None);
         let plan = plan_of(&dockerfile, &request);
         assert_eq!(plan.order, vec![0, 2, 1, 3]);
-        assert!(plan.copies_between_stages);
+        assert!(plan.needs_files);
         assert_eq!(plan.foreign, Some((5, "RUN".to_owned())));
-        assert_eq!(
-            plan.base_images(&Platform::host()).unwrap(),
-            vec!["alpine", "golang"]
-        );
+        let host = Platform::host();
+        let bases: Vec<String> = plan
+            .base_images(&host)
+            .unwrap()
+            .into_iter()
+            .map(|b| b.0)
+            .collect();
+        assert_eq!(bases, vec!["alpine", "golang"]);
     }
 
     #[test]
@@ -461,12 +494,33 @@ COPY --from=1 /out /bin/
     fn an_unknown_target_lists_the_stages() {
         let dockerfile = Dockerfile::parse(MULTI_STAGE).unwrap();
         let request = request(Some("nope"));
-        let error = Plan::new(&dockerfile, &request, &[Platform::host()]).unwrap_err();
+        let error = Plan::new(&dockerfile, &request, &Platform::host()).unwrap_err();
         let message = error.to_string();
         assert!(
             message.contains("`tools`, `compile`, `assets`, 3"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn stage_references_are_resolved_per_platform() {
+        let dockerfile = Dockerfile::parse(
+            "FROM scratch AS base-amd64\nFROM scratch AS base-arm64\nARG TARGETARCH\nFROM base-${TARGETARCH}\n",
+        )
+        .unwrap();
+        let request = request(None);
+        let amd64 = Plan::new(
+            &dockerfile,
+            &request,
+            &Platform::new("linux", "amd64", None),
+        );
+        let arm64 = Plan::new(
+            &dockerfile,
+            &request,
+            &Platform::new("linux", "arm64", None),
+        );
+        assert_eq!(amd64.unwrap().order, vec![0, 2]);
+        assert_eq!(arm64.unwrap().order, vec![1, 2]);
     }
 
     #[test]

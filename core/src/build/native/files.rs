@@ -47,8 +47,13 @@ impl Run<'_, '_> {
             Some(raw) => Some(self.mode(&expand(raw)?, line)?),
             None => None,
         };
+        // `--from` sees the stage's ARG and ENV, then the global arguments, as the plan did.
         let from = match &copy.from {
-            Some(raw) => Some(expand(raw)?),
+            Some(raw) => {
+                let globals = &self.globals;
+                let scoped = |name: &str| lookup(name).or_else(|| globals.get(name).cloned());
+                Some(self.plan().expand(raw, line, &scoped)?)
+            }
             None => None,
         };
         let spec = CopySpec {
@@ -184,8 +189,9 @@ impl Run<'_, '_> {
         if let Some(layer) = self.build.cache.built(key) {
             return Some(LayerBlob::Built(layer));
         }
-        // A stage read by `COPY --from` needs its layers on disk, so nothing is skipped then.
-        if self.plan().copies_between_stages {
+        // A stage whose files are read (`COPY --from`, `--chown=name`) needs its layers on disk,
+        // so nothing is skipped then.
+        if self.plan().needs_files {
             return None;
         }
         let known = self.build.cache.known(key)?;

@@ -16,7 +16,7 @@ use super::base::{self, BaseImage};
 use super::cache::LayerCache;
 use super::config::ImageConfig;
 use super::context::Context;
-use super::plan::{self, Plan};
+use super::plan::Plan;
 use super::publish::{Assembled, LayerBlob};
 use super::rootfs::RootFs;
 use super::{BuildError, Request};
@@ -24,7 +24,7 @@ use crate::digest::{self, Digest};
 use crate::manifest::{Descriptor, RawManifest};
 use crate::media_type;
 use crate::platform::Platform;
-use crate::reference::Location;
+use crate::reference::{DEFAULT_TAG, Location};
 use crate::store::{Registries, Store};
 
 /// The OCI annotations naming the base image, as buildah writes them.
@@ -34,7 +34,6 @@ const BASE_DIGEST: &str = "org.opencontainers.image.base.digest";
 /// One native build (all platforms share it).
 #[derive(Debug)]
 pub struct Build<'a> {
-    pub plan: &'a Plan<'a>,
     pub request: &'a Request,
     pub registries: &'a Registries,
     pub scratch: &'a Path,
@@ -52,12 +51,15 @@ struct StageImage {
     /// The base image as named in FROM (not for OCI layouts: a local path means nothing to
     /// whoever pulls the image, and would make digests depend on directories), and its digest.
     base: Option<(Option<String>, Digest)>,
+    /// ARGs in scope at the end of the stage: a stage built `FROM` this one inherits them.
+    args: BTreeMap<String, String>,
 }
 
 /// The per-platform state of a build: stages done so far and filesystems materialised for
 /// `COPY --from`.
 struct Run<'a, 'b> {
     build: &'b Build<'a>,
+    plan: &'b Plan<'a>,
     platform: &'b Platform,
     globals: BTreeMap<String, String>,
     context: Context,
@@ -67,37 +69,38 @@ struct Run<'a, 'b> {
 }
 
 impl Build<'_> {
-    /// Builds the image for `platform`.
-    pub async fn run(&self, platform: &Platform) -> Result<Assembled, BuildError> {
-        let context =
-            Context::open(&self.request.context, &self.request.dockerfile).map_err(|source| {
-                BuildError::Files {
-                    path: self.request.dockerfile.clone(),
-                    line: 0,
-                    source: Box::new(source),
-                }
-            })?;
+    /// Builds the image for `platform`, following its `plan`.
+    pub async fn run(&self, plan: &Plan<'_>, platform: &Platform) -> Result<Assembled, BuildError> {
+        let context = Context::open(&self.request.context, &self.request.dockerfile)
+            .map_err(|source| BuildError::Context(Box::new(source)))?;
+        let created = rfc3339(self.request.epoch);
         let mut run = Run {
             build: self,
+            plan,
             platform,
-            globals: self.plan.global_scope(platform)?,
+            globals: plan.global_scope(platform)?,
             context,
-            created: rfc3339(self.request.epoch),
+            created: created.clone(),
             stages: HashMap::new(),
             filesystems: HashMap::new(),
         };
-        for &index in &self.plan.order {
+        for &index in &plan.order {
             let stage = run.stage(index).await?;
             run.stages.insert(index, stage);
         }
         let target = run
             .stages
-            .remove(&self.plan.target)
+            .remove(&plan.target)
             .expect("the target is the last stage built");
-        self.assemble(target, platform)
+        self.assemble(target, platform, &created)
     }
 
-    fn assemble(&self, stage: StageImage, platform: &Platform) -> Result<Assembled, BuildError> {
+    fn assemble(
+        &self,
+        stage: StageImage,
+        platform: &Platform,
+        created: &str,
+    ) -> Result<Assembled, BuildError> {
         let mut config = stage.config;
         for (key, value) in &self.request.labels {
             config.insert("Labels", key, Some(value));
@@ -109,7 +112,7 @@ impl Build<'_> {
                 actual: Box::new(stage.platform),
             });
         }
-        let config = Bytes::from(config.finish(&rfc3339(self.request.epoch)));
+        let config = Bytes::from(config.finish(created));
         let config_digest = digest::sha256(&config);
         let mut annotations = self.request.annotations.clone();
         if let Some((name, digest)) = &stage.base {
@@ -143,9 +146,9 @@ impl Build<'_> {
     }
 }
 
-impl<'a> Run<'a, '_> {
-    fn plan(&self) -> &'a Plan<'a> {
-        self.build.plan
+impl<'a, 'b> Run<'a, 'b> {
+    fn plan(&self) -> &'b Plan<'a> {
+        self.plan
     }
 
     /// Evaluates stage `index`: its base, then each instruction.
@@ -154,16 +157,7 @@ impl<'a> Run<'a, '_> {
         let globals = self.globals.clone();
         let lookup = |name: &str| globals.get(name).cloned();
         let stage_platform = match &stage.from.platform {
-            Some(raw) => {
-                let expanded = self.plan().expand(raw, stage.line, &lookup)?;
-                expanded
-                    .parse::<Platform>()
-                    .map_err(|e| BuildError::Instruction {
-                        path: self.plan().path.to_owned(),
-                        line: stage.line,
-                        message: format!("FROM --platform: {e}"),
-                    })?
-            }
+            Some(raw) => self.plan().stage_platform(raw, stage.line, &lookup)?,
             None => self.platform.clone(),
         };
         let from = self.plan().expand(&stage.from.image, stage.line, &lookup)?;
@@ -173,14 +167,46 @@ impl<'a> Run<'a, '_> {
                 config: ImageConfig::scratch(&stage_platform),
                 layers: Vec::new(),
                 base: None,
+                args: BTreeMap::new(),
             }
         } else if let Some(parent) = self.plan().stage_before(&from, index) {
-            self.stages
+            let parent = self
+                .stages
                 .get(&parent)
                 .cloned()
-                .expect("stages are built in dependency order")
+                .expect("stages are built in dependency order");
+            if parent
+                .config
+                .get("OnBuild")
+                .is_some_and(|t| t.as_array().is_some_and(|t| !t.is_empty()))
+            {
+                return Err(BuildError::Instruction {
+                    path: self.plan().path.to_owned(),
+                    line: stage.line,
+                    message: format!(
+                        "FROM {from}: that stage has ONBUILD triggers, which run here as commands; \
+                         build with --engine buildah, podman or docker"
+                    ),
+                });
+            }
+            parent
         } else {
             let base = self.base_image(&from, &stage_platform, stage.line).await?;
+            if base
+                .config
+                .pointer("/config/OnBuild")
+                .and_then(|t| t.as_array())
+                .is_some_and(|t| !t.is_empty())
+            {
+                return Err(BuildError::Instruction {
+                    path: self.plan().path.to_owned(),
+                    line: stage.line,
+                    message: format!(
+                        "FROM {from}: the image has ONBUILD triggers, which run commands; build \
+                         with --engine buildah, podman or docker"
+                    ),
+                });
+            }
             tracing::info!("{}: FROM {from} → {}", self.platform, base.manifest.digest);
             StageImage {
                 platform: stage_platform.clone(),
@@ -197,16 +223,24 @@ impl<'a> Run<'a, '_> {
                     })
                     .collect(),
                 base: Some((
-                    matches!(base.store.location(), Location::Registry(_)).then(|| from.clone()),
+                    matches!(base.reference.location, Location::Registry(_)).then(|| {
+                        let mut named = base.reference.clone();
+                        if named.tag.is_none() && named.digest.is_none() {
+                            named.tag = Some(DEFAULT_TAG.to_owned());
+                        }
+                        named.to_string()
+                    }),
                     base.manifest.digest.clone(),
                 )),
+                args: BTreeMap::new(),
             }
         };
-        let mut state = settings::State::new(&image.config, &stage_platform);
+        let mut state = settings::State::new(&image.config, &stage_platform, image.args.clone());
         for instruction in &stage.instructions {
             self.instruction(&mut image, &mut state, &stage_platform, instruction)
                 .await?;
         }
+        image.args = state.args;
         Ok(image)
     }
 
@@ -224,11 +258,6 @@ impl<'a> Run<'a, '_> {
             }
         })?;
         base::resolve(&reference, platform, self.build.registries).await
-    }
-
-    /// The predefined platform arguments of this build.
-    fn platform_args(&self) -> BTreeMap<String, String> {
-        plan::platform_args(self.platform, &Platform::host())
     }
 }
 

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use super::{Run, StageImage};
 use crate::build::BuildError;
 use crate::build::config::ImageConfig;
-use crate::build::plan::PLATFORM_ARGS;
 use crate::dockerfile::{Command, Healthcheck, Instruction, Located};
 use crate::platform::Platform;
 
@@ -25,7 +24,8 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: &ImageConfig, platform: &Platform) -> Self {
+    /// The state at the start of a stage; `args` are those a parent stage ended with.
+    pub fn new(config: &ImageConfig, platform: &Platform, args: BTreeMap<String, String>) -> Self {
         let strings = |key: &str| -> Option<Vec<String>> {
             let array = config.get(key)?.as_array()?;
             array
@@ -39,7 +39,7 @@ impl State {
             vec!["/bin/sh".to_owned(), "-c".to_owned()]
         };
         State {
-            args: BTreeMap::new(),
+            args,
             workdir: config
                 .get("WorkingDir")
                 .and_then(Value::as_str)
@@ -101,18 +101,19 @@ impl Run<'_, '_> {
             Instruction::Arg(decls) => {
                 let mut names = Vec::new();
                 for decl in decls {
+                    // Each declaration sees the ones before it on the same line.
+                    let lookup = state.lookup(&image.config);
                     let value = match (self.build.request.build_args.get(&decl.name), &decl.default)
                     {
                         (Some(given), _) => Some(given.clone()),
-                        (None, Some(default)) => Some(expand(default)?),
-                        (None, None) if PLATFORM_ARGS.contains(&decl.name.as_str()) => {
-                            self.platform_args().get(&decl.name).cloned()
-                        }
+                        (None, Some(default)) => Some(self.plan().expand(default, line, &lookup)?),
+                        // Global values (the predefined platform ones among them) are inherited
+                        // by a declaration without a value; otherwise the argument stays unset.
                         (None, None) => self.globals.get(&decl.name).cloned(),
                     };
-                    state
-                        .args
-                        .insert(decl.name.clone(), value.unwrap_or_default());
+                    if let Some(value) = value {
+                        state.args.insert(decl.name.clone(), value);
+                    }
                     names.push(decl.name.clone());
                 }
                 // Values stay out of the history: build arguments may be secrets.
@@ -152,7 +153,9 @@ impl Run<'_, '_> {
             Instruction::Expose(raw) => {
                 let mut ports = Vec::new();
                 for word in raw {
-                    ports.extend(self.ports(&expand(word)?, line)?);
+                    for port in self.expand_words(word, line, &lookup)? {
+                        ports.extend(self.ports(&port, line)?);
+                    }
                 }
                 for port in &ports {
                     image.config.insert("ExposedPorts", port, None);
@@ -187,7 +190,7 @@ impl Run<'_, '_> {
             Instruction::Volume(raw) => {
                 let mut volumes = Vec::new();
                 for word in raw {
-                    volumes.push(expand(word)?);
+                    volumes.extend(self.expand_words(word, line, &lookup)?);
                 }
                 for volume in &volumes {
                     image.config.insert("Volumes", volume, None);
@@ -195,7 +198,7 @@ impl Run<'_, '_> {
                 format!("VOLUME {}", json!(volumes))
             }
             Instruction::Healthcheck(check) => {
-                let value = healthcheck(check, state);
+                let value = healthcheck(check);
                 image.config.set("Healthcheck", value.clone());
                 format!("HEALTHCHECK {value}")
             }
@@ -217,6 +220,22 @@ impl Run<'_, '_> {
         };
         image.config.push_history(&self.created, &created_by, true);
         Ok(())
+    }
+
+    /// A word that may expand to several (`EXPOSE $PORTS`).
+    fn expand_words(
+        &self,
+        raw: &str,
+        line: usize,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<String>, BuildError> {
+        crate::dockerfile::expand_words(raw, self.plan().dockerfile.escape, lookup).map_err(|e| {
+            BuildError::Instruction {
+                path: self.plan().path.to_owned(),
+                line,
+                message: e.to_string(),
+            }
+        })
     }
 
     /// `8080`, `53/udp`, `8000-8002/tcp` → `8080/tcp`, `53/udp`, `8000/tcp` … `8002/tcp`.
@@ -250,7 +269,7 @@ impl Run<'_, '_> {
     }
 }
 
-fn healthcheck(check: &Healthcheck, state: &State) -> Value {
+fn healthcheck(check: &Healthcheck) -> Value {
     match check {
         Healthcheck::None => json!({"Test": ["NONE"]}),
         Healthcheck::Check {
@@ -269,7 +288,6 @@ fn healthcheck(check: &Healthcheck, state: &State) -> Value {
                 }
                 Command::Shell(line) => vec!["CMD-SHELL".to_owned(), line.clone()],
             };
-            let _ = state;
             let mut value = json!({"Test": test});
             let nanos = |d: &Duration| json!(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
             for (key, duration) in [
