@@ -18,6 +18,7 @@ mod engines;
 mod errors;
 mod layout;
 mod publish;
+mod stages;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the test files (child modules see these private items)

@@ -97,10 +97,31 @@ impl Build<'_> {
 
     fn assemble(
         &self,
-        stage: StageImage,
+        mut stage: StageImage,
         platform: &Platform,
         created: &str,
     ) -> Result<Assembled, BuildError> {
+        if stage.layers.is_empty() {
+            // The OCI schema wants at least one layer (as do some registries): an empty one.
+            let empty = tokio::task::block_in_place(|| {
+                super::layer::write(&Default::default(), self.request.compression, self.scratch)
+            })
+            .map_err(|source| BuildError::Context(Box::new(source)))?;
+            stage.config.push_diff_id(&empty.diff_id);
+            stage.config.push_history(
+                created,
+                "multiarch: an empty layer (an image needs one)",
+                false,
+            );
+            let descriptor = Descriptor::new(
+                self.request.compression.media_type(),
+                empty.digest.clone(),
+                empty.size,
+            );
+            stage
+                .layers
+                .push((LayerBlob::Built(Arc::new(empty)), descriptor));
+        }
         let mut config = stage.config;
         for (key, value) in &self.request.labels {
             config.insert("Labels", key, Some(value));
