@@ -1,4 +1,4 @@
-//! The layer cache: what a set of files (keyed by [`copy::fingerprint`](super::copy::fingerprint),
+//! The layer cache: what a set of files (keyed by [`layer::fingerprint`](super::layer::fingerprint),
 //! a stat-based key like git's index) compressed to last time. A rebuild whose inputs are
 //! unchanged finds the digest here and, when the destination already holds that blob, skips
 //! tarring and compressing altogether. Within one build, layers shared by several platforms

@@ -7,6 +7,7 @@
 //! and a pattern matching a directory excludes everything under it. An ignored path is invisible
 //! to COPY and ADD, except a directory that holds a path an exception brings back, which stays
 //! (holding only that). The Dockerfile and the ignore file are ordinary, copyable files.
+//! Sockets, fifos and devices are not part of the context.
 
 use std::fs;
 use std::io;
@@ -165,9 +166,15 @@ impl Context {
             return Ok(None);
         }
         let mtime = u64::try_from(meta.mtime()).unwrap_or(0);
+        // The root arrives as 0755 whatever its mode here, as in BuildKit's transferred context.
+        let mode = if path.is_empty() {
+            0o755
+        } else {
+            meta.mode() & 0o7777
+        };
         Ok(Some(Entry {
             kind,
-            mode: meta.mode() & 0o7777,
+            mode,
             uid: 0,
             gid: 0,
             mtime,
@@ -274,7 +281,8 @@ mod tests {
             "docs/a.md",
             "node_modules/pkg/index.js",
         ];
-        let ignore = "# comment\n\n*.log\n!src/debug.log\n**/*.tmp\n/build\n!build/keep.txt\nnode_modules/\n docs \n";
+        let ignore = "# comment\n\n*.log\n!src/debug.log\n**/*.tmp\n\
+                      /build\n!build/keep.txt\nnode_modules/\n docs \n";
         let (_dir, ctx) = context(&files, ignore);
         assert_eq!(
             listing(&ctx),

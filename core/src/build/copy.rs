@@ -72,6 +72,10 @@ pub struct CopySpec {
     pub extract_archives: bool,
     /// SOURCE_DATE_EPOCH (0 when unset): every mtime is clamped to it.
     pub epoch: u64,
+    /// Leave out directories that are only parents of copied paths, so an image underneath keeps
+    /// its own (their modes and owners, or a symlink such as `/lib -> usr/lib`). Without it they
+    /// are written as described above.
+    pub keep_existing_parents: bool,
 }
 
 /// A source path as matched.
@@ -87,12 +91,13 @@ struct Found {
 /// Plans the entries one COPY or ADD adds. `onto` is the filesystem of the stage being built,
 /// when known: destinations then resolve through its symlinks, an existing directory receives
 /// files into it, and existing parents keep their mode and owner. Archives `ADD` extracts are
-/// written into `scratch`, which must outlive the layer written from the plan.
+/// written into a new directory under `work_dir`, which must outlive the layer written from the
+/// plan.
 pub fn plan(
     source: Source<'_>,
     spec: &CopySpec,
     onto: Option<&RootFs>,
-    scratch: &Path,
+    work_dir: &Path,
 ) -> Result<Entries, FsError> {
     let tree = source.tree();
     let origin = source.origin();
@@ -132,7 +137,7 @@ pub fn plan(
                     Some(packing) => {
                         let blobs = match &mut blobs {
                             Some(blobs) => blobs,
-                            None => blobs.insert(extraction_dir(scratch)?),
+                            None => blobs.insert(extraction_dir(work_dir)?),
                         };
                         let mut extracted = Entries::new();
                         let mut reader = open(path, packing)?;
@@ -156,11 +161,11 @@ pub fn plan(
     planner.finish()
 }
 
-fn extraction_dir(scratch: &Path) -> Result<Blobs, FsError> {
+fn extraction_dir(work_dir: &Path) -> Result<Blobs, FsError> {
     let dir = tempfile::Builder::new()
         .prefix("add-")
-        .tempdir_in(scratch)
-        .map_err(io_err("create a directory in", scratch))?;
+        .tempdir_in(work_dir)
+        .map_err(io_err("create a directory in", work_dir))?;
     Ok(Blobs::new(dir.keep()))
 }
 
@@ -313,13 +318,15 @@ impl Planner<'_> {
         self.put(target, entry);
     }
 
-    /// Adds the missing parents and turns files sharing an inode into hard links.
+    /// Adds the missing parents (unless told to keep the existing ones) and turns files sharing
+    /// an inode into hard links.
     fn finish(mut self) -> Result<Entries, FsError> {
         let missing: BTreeSet<String> = self
             .out
             .keys()
             .flat_map(|path| ancestors(path))
             .filter(|dir| !self.out.get(*dir).is_some_and(Entry::is_dir))
+            .filter(|_| !self.spec.keep_existing_parents)
             .map(str::to_owned)
             .collect();
         for dir in missing {
@@ -374,7 +381,7 @@ mod tests {
 
     struct Fixture {
         dir: tempfile::TempDir,
-        scratch: tempfile::TempDir,
+        work: tempfile::TempDir,
     }
 
     impl Fixture {
@@ -391,7 +398,7 @@ mod tests {
             }
             Fixture {
                 dir,
-                scratch: tempfile::tempdir().unwrap(),
+                work: tempfile::tempdir().unwrap(),
             }
         }
 
@@ -408,7 +415,7 @@ mod tests {
                 Source::Context(&self.context()),
                 spec,
                 None,
-                self.scratch.path(),
+                self.work.path(),
             )
         }
     }
@@ -458,6 +465,18 @@ mod tests {
             fx.plan(&spec(&["[x"], "/")),
             Err(FsError::SourcePattern { .. })
         ));
+    }
+
+    #[test]
+    fn parents_of_an_image_underneath_are_left_alone_when_asked() {
+        let fx = Fixture::new(&[("src/main.rs", "fn main() {}"), ("tool", "x")]);
+        let mut s = spec(&["src"], "/usr/local/app");
+        s.keep_existing_parents = true;
+        let out = fx.plan(&s).unwrap();
+        assert_eq!(paths(&out), ["usr/local/app", "usr/local/app/main.rs"]);
+        let mut s = spec(&["tool"], "/lib/");
+        s.keep_existing_parents = true;
+        assert_eq!(paths(&fx.plan(&s).unwrap()), ["lib/tool"]);
     }
 
     #[test]
@@ -587,7 +606,9 @@ mod tests {
             ("logs/keep", "k"),
         ]);
         let err = fx.plan(&spec(&["secret.key"], "/")).unwrap_err();
-        assert!(err.to_string().starts_with("COPY source `secret.key` matched no files in the build context (it exists but is excluded by"), "{err}");
+        let want = "COPY source `secret.key` matched no files in the build context \
+                    (it exists but is excluded by";
+        assert!(err.to_string().starts_with(want), "{err}");
         let out = fx.plan(&spec(&["."], "/")).unwrap();
         assert_eq!(paths(&out), [".dockerignore", "app", "logs", "logs/keep"]);
         let out = fx.plan(&spec(&["*"], "/o/")).unwrap();
@@ -626,8 +647,13 @@ mod tests {
         let fx = Fixture::new(&[("notes.txt.gz", "")]);
         fs::write(fx.path("plain.tar"), &tar).unwrap();
         fs::write(fx.path("packed.tgz"), gzip(&tar)).unwrap();
+        fs::write(
+            fx.path("packed.tar.zst"),
+            zstd::encode_all(&tar[..], 3).unwrap(),
+        )
+        .unwrap();
         fs::write(fx.path("notes.txt.gz"), gzip(b"not a tar")).unwrap();
-        for archive in ["plain.tar", "packed.tgz"] {
+        for archive in ["plain.tar", "packed.tgz", "packed.tar.zst"] {
             let mut s = spec(&[archive], "/opt");
             s.extract_archives = true;
             s.epoch = 1_800_000_000;
@@ -672,6 +698,15 @@ mod tests {
             paths(&fx.plan(&spec(&["plain.tar"], "/n/")).unwrap()),
             ["n", "n/plain.tar"]
         );
+        // xz (and bzip2) archives are recognised and refused rather than copied unextracted.
+        fs::write(fx.path("data.tar.xz"), b"\xfd7zXZ\x00rest").unwrap();
+        let mut s = spec(&["data.tar.xz"], "/");
+        s.extract_archives = true;
+        let err = fx.plan(&s).unwrap_err();
+        assert!(
+            matches!(err, FsError::ArchiveFormat { format: "xz", .. }),
+            "{err}"
+        );
         // Malicious archives.
         for (items, what) in [
             (vec![("../evil", "file:x")], "parent"),
@@ -693,8 +728,8 @@ mod tests {
 
     #[test]
     fn copy_from_an_image_keeps_owners_and_resolves_like_a_chroot() {
-        let scratch = tempfile::tempdir().unwrap();
-        let mut image = RootFs::new(scratch.path()).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let mut image = RootFs::new(work.path()).unwrap();
         let layer = tar_of(&[
             ("usr/", "dir"),
             ("usr/lib/", "dir"),
@@ -707,7 +742,7 @@ mod tests {
             Source::RootFs(&image),
             &spec(&["/lib/libx.so"], "/out/"),
             None,
-            scratch.path(),
+            work.path(),
         )
         .unwrap();
         assert_eq!(
@@ -718,7 +753,7 @@ mod tests {
             Source::RootFs(&image),
             &spec(&["nope*"], "/"),
             None,
-            scratch.path(),
+            work.path(),
         )
         .unwrap_err();
         assert_eq!(
@@ -731,7 +766,7 @@ mod tests {
         let ctx = fx.context();
         let mut s = spec(&["f"], "/lib");
         s.epoch = 7;
-        let out = plan(Source::Context(&ctx), &s, Some(&image), scratch.path()).unwrap();
+        let out = plan(Source::Context(&ctx), &s, Some(&image), work.path()).unwrap();
         assert_eq!(
             paths(&out),
             ["usr", "usr/lib", "usr/lib/f"],
@@ -742,7 +777,7 @@ mod tests {
             Source::Context(&ctx),
             &spec(&["f"], "/tmp/new/g"),
             Some(&image),
-            scratch.path(),
+            work.path(),
         )
         .unwrap();
         assert_eq!(out["tmp"].mode, 0o750);

@@ -13,8 +13,10 @@
 //! (from an image or an `ADD` archive) get new inodes, so their key changes every time: key
 //! those steps on their source digest instead.
 //!
-//! Measured on the project's 2-core machine, gzip level 2 compresses a 210 MB mixed context
-//! (binaries, libraries, text) at about 95 MB/s; see `compress.rs` for the choice.
+//! Measured on the project's 2-core machine (a 189 MB context of 11,600 files, page cache warm,
+//! release build): gzip writes the 46.4 MB layer in 1.3–1.6 s (120–145 MB/s of input) with a
+//! peak RSS of 18 MB for the whole process, zstd the 32.8 MB layer in 0.8–1.2 s (155–250 MB/s)
+//! with 64 MB (zstd's job buffers, (threads + 3) × 8 MiB).
 
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::MetadataExt;
@@ -229,7 +231,7 @@ mod tests {
         ]
     }
 
-    fn planned(dir: &Path, scratch: &Path) -> Entries {
+    fn planned(dir: &Path, work: &Path) -> Entries {
         let ctx = Context::open(dir, &dir.join("Dockerfile")).unwrap();
         let spec = CopySpec {
             sources: vec![".".into()],
@@ -237,7 +239,7 @@ mod tests {
             epoch: 1_000_000_000,
             ..CopySpec::default()
         };
-        plan(Source::Context(&ctx), &spec, None, scratch).unwrap()
+        plan(Source::Context(&ctx), &spec, None, work).unwrap()
     }
 
     fn decompress(layer: &Layer) -> Vec<u8> {
@@ -278,10 +280,10 @@ mod tests {
             context_with(&files, 1_500_000_000),
             context_with(&files, 1_600_000_000),
         );
-        let scratch = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
         let (a, b) = (
-            planned(one.path(), scratch.path()),
-            planned(two.path(), scratch.path()),
+            planned(one.path(), work.path()),
+            planned(two.path(), work.path()),
         );
         let spill = tempfile::tempdir().unwrap();
         let mut tars = Vec::new();
@@ -339,51 +341,62 @@ mod tests {
     }
 
     #[test]
-    fn tar_layout_is_bit_exact() {
-        // Golden bytes: the tar format is ours, so its digest must never drift. (The compressed
-        // digests depend on zlib-rs and zstd versions and are checked for stability above.)
+    fn tar_bytes_match_go_archive_tar() {
+        // The same headers written by Go's archive/tar (`tar.Writer`, `Format: tar.FormatPAX`,
+        // as containerd and BuildKit write layers; checked with Go 1.19) hash to this digest:
+        // USTAR prefix splitting, PAX records for a long component, a non-ASCII name, a long
+        // link target and a large uid, a hard link set written as a file at its first path.
         let dir = tempfile::tempdir().unwrap();
-        fs::write(dir.path().join("f"), b"hello\n").unwrap();
-        let mut entries = Entries::new();
-        entries.insert("etc".into(), Entry::dir(0o755, 0, 0, 0));
-        let source = dir.path().join("f");
-        entries.insert(
-            "etc/motd".into(),
-            Entry {
-                kind: EntryKind::File { source, size: 6 },
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                mtime: 0,
+        let src = dir.path().join("f");
+        fs::write(&src, b"hello\n").unwrap();
+        let file = |mode, uid, mtime| Entry {
+            kind: EntryKind::File {
+                source: src.clone(),
+                size: 6,
             },
+            mode,
+            uid,
+            gid: uid,
+            mtime,
+        };
+        let mut entries = Entries::new();
+        entries.insert(
+            format!("deep/{}/{}/file.txt", "a".repeat(60), "b".repeat(60)),
+            file(0o4755, 0, 1_700_000_000),
         );
+        entries.insert(format!("deep/{}/x", "c".repeat(120)), file(0o600, 0, 0));
+        entries.insert(
+            format!("deep/{}/{}", "d".repeat(70), "e".repeat(50)),
+            Entry::dir(0o700, 0, 0, 0),
+        );
+        entries.insert("etc".into(), Entry::dir(0o755, 0, 0, 0));
         entries.insert(
             "etc/alias".into(),
             Entry {
                 kind: EntryKind::Hardlink {
                     target: "etc/motd".into(),
                 },
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                mtime: 0,
+                ..file(0o644, 0, 0)
             },
         );
-        entries.insert(
-            "etc/sym".into(),
-            Entry {
-                kind: EntryKind::Symlink {
-                    target: "motd".into(),
-                },
-                mode: 0o777,
-                uid: 3_000_000,
-                gid: 7,
-                mtime: 86_400,
-            },
-        );
+        entries.insert("etc/motd".into(), file(0o644, 0, 0));
+        let link = |target: String, uid, gid, mtime| Entry {
+            kind: EntryKind::Symlink { target },
+            mode: 0o777,
+            uid,
+            gid,
+            mtime,
+        };
+        entries.insert("etc/longlink".into(), link("t".repeat(150), 0, 0, 0));
+        entries.insert("etc/sym".into(), link("motd".into(), 3_000_000, 7, 86_400));
+        entries.insert("ünïcödé.txt".into(), file(0o644, 1000, 0));
         let mut tar = Vec::new();
         write_tar(&entries, &mut tar, Path::new("test")).unwrap();
-        // The hard link set is written as a file at its first path, `etc/alias`.
+        assert_eq!(
+            sha256(&tar),
+            "sha256:916f9121bf113ba98a0a882c2a10e0e4fa832e367586ce818fe0f6313b0842b9"
+        );
+
         let mut archive = tar::Archive::new(&tar[..]);
         let seen: Vec<(String, tar::EntryType, u64)> = archive
             .entries()
@@ -391,26 +404,76 @@ mod tests {
             .map(|e| {
                 let e = e.unwrap();
                 (
-                    e.path().unwrap().display().to_string(),
+                    String::from_utf8(e.path_bytes().into_owned()).unwrap(),
                     e.header().entry_type(),
                     e.header().uid().unwrap(),
                 )
             })
+            .filter(|(name, ..)| name.starts_with("etc"))
             .collect();
         assert_eq!(
             seen,
             [
                 ("etc/".into(), tar::EntryType::Directory, 0),
+                // The map calls `etc/motd` the file; the tar names the first path of the set.
                 ("etc/alias".into(), tar::EntryType::Regular, 0),
+                ("etc/longlink".into(), tar::EntryType::Symlink, 0),
                 ("etc/motd".into(), tar::EntryType::Link, 0),
-                ("etc/sym".into(), tar::EntryType::Symlink, 0),
+                // Too large for the octal field: a PAX record, which the tar crate applies.
+                ("etc/sym".into(), tar::EntryType::Symlink, 3_000_000),
             ]
         );
-        assert!(
-            tar.windows(14).any(|w| w == b"16 uid=3000000"),
-            "large uid in a PAX record"
+    }
+
+    #[test]
+    fn written_layers_read_back_as_planned() {
+        let dir = context_with(
+            &[("app/bin", b"binary"), ("app/data/x", b"x")],
+            1_500_000_000,
         );
-        assert_eq!(sha256(&tar), "sha256:0000");
+        fs::hard_link(dir.path().join("app/bin"), dir.path().join("app/bin2")).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let mut entries = planned(dir.path(), work.path());
+        entries.get_mut("srv/app/data/x").unwrap().uid = 4_000_000;
+        for compression in [Compression::Gzip, Compression::Zstd] {
+            let layer = write(&entries, compression, work.path()).unwrap();
+            let mut image = crate::build::rootfs::RootFs::new(work.path()).unwrap();
+            image
+                .apply_layer(
+                    fs::File::open(&layer.file).unwrap(),
+                    compression.media_type(),
+                )
+                .unwrap();
+            let back = image.entries();
+            assert_eq!(
+                back.keys().collect::<Vec<_>>(),
+                entries.keys().collect::<Vec<_>>()
+            );
+            for (path, want) in &entries {
+                let got = &back[path];
+                assert_eq!(
+                    (got.mode, got.uid, got.gid, got.mtime),
+                    (want.mode, want.uid, want.gid, want.mtime),
+                    "{path}"
+                );
+                match (&want.kind, &got.kind) {
+                    (
+                        EntryKind::File { size, .. },
+                        EntryKind::File {
+                            size: got_size,
+                            source,
+                        },
+                    ) => {
+                        assert_eq!(size, got_size);
+                        assert_eq!(fs::read(source).unwrap().len() as u64, *size);
+                    }
+                    (EntryKind::Hardlink { .. }, EntryKind::File { source, .. }) => {
+                        assert_eq!(fs::read(source).unwrap(), b"binary");
+                    }
+                    (want, got) => assert_eq!(want, got, "{path}"),
+                }
+            }
+        }
     }
 
     #[test]
@@ -499,7 +562,9 @@ mod tests {
         assert!(out.status.success(), "child failed:\n{text}");
         let line = text
             .lines()
-            .find_map(|l| l.split("peak-growth-kib ").nth(1))?;
+            .find_map(|l| l.split("peak-growth-kib ").nth(1));
+        let line = line.unwrap_or_else(|| panic!("the child did not run the test:\n{text}"));
+        // "unavailable": no /proc/self/clear_refs on this system.
         line.trim().parse::<u64>().ok().map(|kib| kib / 1024)
     }
 
@@ -527,28 +592,41 @@ mod tests {
                     mtime: 0,
                 },
             );
-            let Some(before) = peak_kib(true) else { return };
+            let Some(before) = peak_kib(true) else {
+                println!("peak-growth-kib unavailable");
+                return;
+            };
             let layer = write(&entries, compression, dir.path()).unwrap();
             let after = peak_kib(false).unwrap();
             assert!(layer.size < size / 100 + 4096, "zeros compress");
             println!("peak-growth-kib {}", after.saturating_sub(before));
             return;
         }
-        // The same peak for 32 MiB and 1 GiB: no buffer grows with the input.
+        // The same peak for 64 MiB and 5 times more: no buffer grows with the input. (zstd
+        // fills its fixed job buffers, (threads + 3) × 8 MiB, within the first 64 MiB.) Set
+        // MULTIARCH_LAYER_MEMORY_LARGE=1073741824 to try a 1 GiB file.
+        let large_size = std::env::var("MULTIARCH_LAYER_MEMORY_LARGE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(320 << 20);
         for compression in [Compression::Gzip, Compression::Zstd] {
-            let Some(small) = peak_growth_mib(32 << 20, compression) else {
+            let Some(small) = peak_growth_mib(64 << 20, compression) else {
                 return;
             };
-            let Some(large) = peak_growth_mib(1 << 30, compression) else {
+            let Some(large) = peak_growth_mib(large_size, compression) else {
                 return;
             };
             eprintln!(
-                "{compression:?}: peak RSS growth {small} MiB for 32 MiB, {large} MiB for 1 GiB"
+                "{compression:?}: peak RSS growth {small} MiB for 64 MiB, {large} MiB for {} MiB",
+                large_size >> 20
             );
-            assert!(large < 64, "{compression:?}: {large} MiB for a 1 GiB file");
             assert!(
-                large <= small + 8,
-                "{compression:?}: {small} MiB for 32 MiB but {large} MiB for 1 GiB"
+                large < 64,
+                "{compression:?}: {large} MiB for a {large_size}-byte file"
+            );
+            assert!(
+                large <= small + 4,
+                "{compression:?}: {small} MiB for 64 MiB but {large} MiB for {large_size} bytes"
             );
         }
     }
@@ -561,14 +639,14 @@ mod tests {
         let Ok(dir) = std::env::var("MULTIARCH_BENCH_CONTEXT") else {
             return;
         };
-        let scratch = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
         let ctx = Context::open(Path::new(&dir), &Path::new(&dir).join("Dockerfile")).unwrap();
         let spec = CopySpec {
             sources: vec![".".into()],
             dest: "/".into(),
             ..CopySpec::default()
         };
-        let entries = plan(Source::Context(&ctx), &spec, None, scratch.path()).unwrap();
+        let entries = plan(Source::Context(&ctx), &spec, None, work.path()).unwrap();
         let mut tar = Vec::new();
         let started = std::time::Instant::now();
         write_tar(&entries, &mut io::sink(), Path::new("sink")).unwrap();

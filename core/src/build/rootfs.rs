@@ -1,7 +1,7 @@
 //! The filesystem of an image or build stage, so `COPY --from` can read it.
 //!
 //! Layers are applied in order ([`RootFs::apply_layer`]), decompressed by media type, with OCI
-//! whiteouts honoured. Contents go to numbered files in a private directory under the scratch
+//! whiteouts honoured. Contents go to numbered files in a private directory under the work
 //! directory, written unprivileged; each path's kind, mode, owner and mtime are kept in memory
 //! (ownership on disk is never read). Entries that would escape the root are refused (see
 //! `unpack`). Paths resolve like a chroot: absolute symlink targets start at the image root and
@@ -35,12 +35,12 @@ pub struct RootFs {
 }
 
 impl RootFs {
-    /// An empty filesystem whose file contents will live in a new directory under `scratch_dir`.
-    pub fn new(scratch_dir: &Path) -> Result<RootFs, FsError> {
+    /// An empty filesystem whose file contents will live in a new directory under `work_dir`.
+    pub fn new(work_dir: &Path) -> Result<RootFs, FsError> {
         let dir = tempfile::Builder::new()
             .prefix("rootfs-")
-            .tempdir_in(scratch_dir)
-            .map_err(io_err("create a directory in", scratch_dir))?;
+            .tempdir_in(work_dir)
+            .map_err(io_err("create a directory in", work_dir))?;
         let blobs = Blobs::new(dir.path().to_path_buf());
         Ok(RootFs {
             _dir: dir,
@@ -52,9 +52,9 @@ impl RootFs {
 
     /// Applies the next layer, read from `reader` and decompressed according to `media_type`.
     pub fn apply_layer(&mut self, reader: impl Read, media_type: &str) -> Result<(), FsError> {
+        let mut reader = compress::decoder(media_type, reader)?;
         self.layers += 1;
         let origin = format!("layer {} ({media_type})", self.layers);
-        let mut reader = compress::decoder(media_type, reader)?;
         Unpack {
             tree: &mut self.tree,
             blobs: &mut self.blobs,
@@ -226,9 +226,9 @@ impl Tree for RootFs {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::build::compress::OCI_LAYER_GZIP;
+    use crate::build::compress::Compression;
 
-    pub(crate) const TAR: &str = "application/vnd.oci.image.layer.v1.tar";
+    pub(crate) const TAR: &str = crate::media_type::OCI_LAYER_TAR;
 
     /// A tar from `(name, kind)` pairs: `"file:TEXT"`, `"dir"`, `"link:TARGET"`, `"hard:TARGET"`.
     pub(crate) fn tar_of(items: &[(&str, &str)]) -> Vec<u8> {
@@ -286,8 +286,8 @@ pub(crate) mod tests {
 
     #[test]
     fn layers_with_plain_and_opaque_whiteouts() {
-        let scratch = tempfile::tempdir().unwrap();
-        let mut fs = RootFs::new(scratch.path()).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let mut fs = RootFs::new(work.path()).unwrap();
         let base = tar_of(&[
             ("etc/", "dir"),
             (
@@ -313,7 +313,8 @@ pub(crate) mod tests {
             ("./b/.wh..wh..opq", "file:"),
             ("./a/one", "file:one again"),
         ]);
-        fs.apply_layer(&gz(&upper)[..], OCI_LAYER_GZIP).unwrap();
+        fs.apply_layer(&gz(&upper)[..], Compression::Gzip.media_type())
+            .unwrap();
         let paths: Vec<&str> = fs.entries().keys().map(String::as_str).collect();
         assert_eq!(
             paths,
@@ -351,7 +352,7 @@ pub(crate) mod tests {
 
     #[test]
     fn escapes_are_refused() {
-        let scratch = tempfile::tempdir().unwrap();
+        let work = tempfile::tempdir().unwrap();
         for (items, what) in [
             (vec![("../evil", "file:x")], "parent dir"),
             (vec![("/etc/evil", "file:x")], "absolute"),
@@ -366,7 +367,7 @@ pub(crate) mod tests {
             (vec![("x", "hard:../../etc/shadow")], "hard link outside"),
             (vec![("x", "hard:missing")], "hard link to nothing"),
         ] {
-            let mut fs = RootFs::new(scratch.path()).unwrap();
+            let mut fs = RootFs::new(work.path()).unwrap();
             let err = fs.apply_layer(&tar_of(&items)[..], TAR).unwrap_err();
             assert!(
                 matches!(err, FsError::ArchiveEscape { .. }),
@@ -374,7 +375,7 @@ pub(crate) mod tests {
             );
         }
         // A symlink from a lower layer is not a way out either.
-        let mut fs = RootFs::new(scratch.path()).unwrap();
+        let mut fs = RootFs::new(work.path()).unwrap();
         fs.apply_layer(&tar_of(&[("lib", "link:/usr/lib")])[..], TAR)
             .unwrap();
         let err = fs
@@ -391,9 +392,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn empty_numeric_fields_read_as_zero() {
+        // tar::Header::new_gnu() leaves uid and gid as NULs unless set, as some writers do.
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(2);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, "lib/a.txt", &b"hi"[..])
+            .unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let mut fs = RootFs::new(work.path()).unwrap();
+        fs.apply_layer(&builder.into_inner().unwrap()[..], TAR)
+            .unwrap();
+        let entry = fs.get("lib/a.txt").unwrap();
+        assert_eq!(
+            (entry.uid, entry.gid, entry.mtime, entry.mode),
+            (0, 0, 0, 0o644)
+        );
+    }
+
+    #[test]
     fn hard_links_share_contents() {
-        let scratch = tempfile::tempdir().unwrap();
-        let mut fs = RootFs::new(scratch.path()).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let mut fs = RootFs::new(work.path()).unwrap();
         fs.apply_layer(
             &tar_of(&[("bin/a", "file:A"), ("bin/b", "hard:bin/a")])[..],
             TAR,

@@ -244,13 +244,11 @@ fn link_name<R: Read>(item: &mut tar::Entry<'_, R>) -> io::Result<String> {
 /// Mode, uid, gid and mtime, with PAX records overriding the header fields.
 fn metadata<R: Read>(item: &mut tar::Entry<'_, R>) -> io::Result<(u32, u64, u64, u64)> {
     let header = item.header();
-    let mode = header.mode()? & 0o7777;
-    // Blank numeric fields (all NULs, as some writers leave them) read as 0, as Go's tar does.
-    let (mut uid, mut gid, mut mtime) = (
-        header.uid().unwrap_or(0),
-        header.gid().unwrap_or(0),
-        header.mtime().unwrap_or(0),
-    );
+    let raw = header.as_old();
+    let mode = numeric(header.mode().map(u64::from), &raw.mode)? as u32 & 0o7777;
+    let mut uid = numeric(header.uid(), &raw.uid)?;
+    let mut gid = numeric(header.gid(), &raw.gid)?;
+    let mut mtime = numeric(header.mtime(), &raw.mtime)?;
     if let Some(records) = item.pax_extensions()? {
         for record in records {
             let record = record?;
@@ -278,6 +276,15 @@ fn metadata<R: Read>(item: &mut tar::Entry<'_, R>) -> io::Result<(u32, u64, u64,
         }
     }
     Ok((mode, uid, gid, mtime))
+}
+
+/// A numeric header field as Go's `archive/tar` reads it: an empty one (all NULs or spaces, as
+/// some writers leave uid and gid) is 0.
+fn numeric(parsed: io::Result<u64>, raw: &[u8]) -> io::Result<u64> {
+    match parsed {
+        Err(_) if raw.iter().all(|&b| b == 0 || b == b' ') => Ok(0),
+        other => other,
+    }
 }
 
 /// Whether `path` is a tar archive (plain, gzip or zstd) as Docker's `ADD` decides: the first

@@ -64,6 +64,9 @@ impl Run<'_, '_> {
             chmod,
             extract_archives: copy.add && from.is_none(),
             epoch: self.build.request.epoch,
+            // The files underneath are not read (no base layer is downloaded for a COPY), so
+            // their directories are left alone rather than overwritten with guesses.
+            keep_existing_parents: !image.layers.is_empty(),
         };
         let scratch = self.build.scratch.to_owned();
         let plan = self.plan();
