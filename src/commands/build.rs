@@ -41,8 +41,13 @@ pub async fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<()> {
         return Ok(());
     }
     if outcome.published.is_empty() {
+        // Nothing published: the image digests (with their platform when there are several).
         for image in &outcome.images {
-            println!("{}", image.descriptor.digest);
+            if outcome.images.len() == 1 {
+                println!("{}", image.descriptor.digest);
+            } else {
+                println!("{} {}", image.descriptor.digest, image.platform);
+            }
         }
         tracing::info!("nothing was pushed or written: add --push --tag REPO, or --output oci:DIR");
         return Ok(());
