@@ -362,6 +362,66 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_build_arg_takes_the_environment_or_is_skipped() {
+        // PATH is always set; a name nobody sets is skipped so the ARG's default applies.
+        let (key, value) = parse_build_arg("PATH").unwrap();
+        assert_eq!(key, "PATH");
+        assert!(value.is_some_and(|v| !v.is_empty()));
+        assert_eq!(
+            parse_build_arg("MULTIARCH_TEST_SURELY_UNSET").unwrap(),
+            ("MULTIARCH_TEST_SURELY_UNSET".into(), None)
+        );
+        assert_eq!(
+            parse_build_arg("A=").unwrap(),
+            ("A".into(), Some(String::new()))
+        );
+    }
+
+    #[test]
+    fn a_full_build_command_line_parses() {
+        let cli = Cli::try_parse_from([
+            "multiarch",
+            "build",
+            "--platform",
+            "linux/amd64,linux/arm64",
+            "--platform",
+            "linux/s390x",
+            "--context",
+            "ctx",
+            "-f",
+            "ctx/Containerfile",
+            "--target",
+            "final",
+            "--build-arg",
+            "A=1",
+            "--label",
+            "l=v",
+            "--annotation",
+            "a=b",
+            "--engine",
+            "native",
+            "--tag",
+            "ghcr.io/o/app:1",
+            "--push",
+            "--records",
+            "records",
+            "--compression",
+            "zstd",
+            "--dry-run",
+        ])
+        .unwrap();
+        let Command::Build(args) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(args.platforms.iter().map(|l| l.0.len()).sum::<usize>(), 3);
+        assert!(args.push && args.dry_run);
+        assert!(
+            Cli::try_parse_from(["multiarch", "build", "--push", "--output", "oci:x"]).is_err(),
+            "--push needs --tag and excludes --output"
+        );
+    }
+
+    #[test]
     fn annotations_need_a_key_and_an_equals_sign() {
         assert_eq!(
             parse_annotation("a=b=c").unwrap(),
