@@ -36,8 +36,18 @@ impl Run<'_, '_> {
         }
         sources.extend(copy.heredocs.iter().map(|h| h.name.clone()));
         let raw_dest = expand(&copy.dest)?;
-        let dest_is_dir =
-            raw_dest.ends_with('/') || raw_dest == "." || raw_dest.is_empty() || sources.len() > 1;
+        let dest_is_dir = raw_dest.ends_with('/') || raw_dest == "." || sources.len() > 1;
+        if let Some(url) = sources.iter().find(|s| crate::build::plan::is_remote(s)) {
+            return Err(BuildError::Instruction {
+                path: self.plan().path.to_owned(),
+                line,
+                message: format!(
+                    "{} {url}: fetching from the network needs an engine that does it; use \
+                     --engine buildah, podman or docker, or download it before the build and COPY it",
+                    if copy.add { "ADD" } else { "COPY" }
+                ),
+            });
+        }
         let dest = join_path(&state.workdir, &raw_dest);
         let chown = match &copy.chown {
             Some(raw) => Some(self.owner(image, &expand(raw)?, line).await?),
