@@ -33,12 +33,11 @@ use std::sync::Arc;
 pub use self::compress::Compression;
 pub use self::plan::{Engine, EngineChoice};
 use crate::dockerfile::{self, Dockerfile};
-use crate::fanin::{self, FanInError};
-use crate::index::Format;
+use crate::fanin::FanInError;
 use crate::manifest::{Descriptor, RawManifest};
 use crate::platform::Platform;
 use crate::record::{Record, RecordError};
-use crate::reference::{DEFAULT_TAG, ImageRef, Location, ManifestTarget};
+use crate::reference::{ImageRef, Location};
 use crate::store::{self, Registries, Store, StoreError};
 use crate::transfer::{Progress, TransferError, TransferStats, Transfers};
 
@@ -300,7 +299,7 @@ pub async fn run(
         return Ok(outcome);
     };
     if outcome.images.len() == 1 {
-        publish_single(
+        publish::single(
             request,
             registries,
             target,
@@ -310,7 +309,7 @@ pub async fn run(
         )
         .await?;
     } else {
-        publish_index(
+        publish::index(
             request,
             registries,
             target.location(),
@@ -443,104 +442,4 @@ fn target_location(request: &Request) -> &Location {
         Destination::Layout(layout) => &layout.location,
         Destination::Nowhere => unreachable!("records are only written for a destination"),
     }
-}
-
-/// One platform: the image goes by digest into every repository named, then gets its tags.
-async fn publish_single(
-    request: &Request,
-    registries: &Registries,
-    primary: Arc<dyn Store>,
-    image: &publish::Image,
-    transfers: &Transfers<'_>,
-    outcome: &mut Outcome,
-) -> Result<(), BuildError> {
-    let manifest = image.manifest();
-    let wanted: Vec<(Location, Option<String>)> = match &request.destination {
-        Destination::Push(tags) => tags
-            .iter()
-            .map(|t| (t.location.clone(), t.tag.clone()))
-            .collect(),
-        // An OCI layout always gets a tag: `latest` unless one is given.
-        Destination::Layout(layout) => vec![(
-            layout.location.clone(),
-            Some(layout.tag.clone().unwrap_or_else(|| DEFAULT_TAG.to_owned())),
-        )],
-        Destination::Nowhere => Vec::new(),
-    };
-    let mut stores: Vec<(Location, Arc<dyn Store>)> =
-        vec![(primary.location().clone(), primary.clone())];
-    for (location, tag) in &wanted {
-        let store = match stores.iter().find(|(l, _)| l.same_as(location)) {
-            Some((_, store)) => store.clone(),
-            None => {
-                let store = store::open(location, registries).await.map_err(|source| {
-                    BuildError::Store {
-                        reference: location.to_string(),
-                        source: Box::new(source),
-                    }
-                })?;
-                outcome.transfers += transfers
-                    .ensure_manifest(primary.as_ref(), store.as_ref(), manifest)
-                    .await
-                    .map_err(|source| BuildError::Publish {
-                        location: location.to_string(),
-                        source: Box::new(source),
-                    })?;
-                stores.push((location.clone(), store.clone()));
-                store
-            }
-        };
-        if let Some(tag) = tag {
-            store
-                .put_manifest(&ManifestTarget::Tag(tag.clone()), manifest)
-                .await
-                .map_err(|source| BuildError::Publish {
-                    location: location.to_string(),
-                    source: Box::new(TransferError::Store(source)),
-                })?;
-            tracing::info!("tagged {location}:{tag}");
-        }
-    }
-    outcome.published = stores
-        .iter()
-        .map(|(location, _)| ImageRef::pinned(location, &manifest.digest))
-        .collect();
-    Ok(())
-}
-
-/// Several platforms: the children are in the primary repository by digest; the fan-in stitches
-/// them exactly as `manifest push` would, copies them into any other repository and tags.
-async fn publish_index(
-    request: &Request,
-    registries: &Registries,
-    primary: &Location,
-    progress: &dyn Progress,
-    outcome: &mut Outcome,
-) -> Result<(), BuildError> {
-    let tags = match &request.destination {
-        Destination::Push(tags) => tags.clone(),
-        Destination::Layout(layout) => vec![layout.clone()],
-        Destination::Nowhere => return Ok(()),
-    };
-    let fanin = fanin::Request {
-        tags,
-        references: outcome
-            .images
-            .iter()
-            .map(|built| ImageRef::pinned(primary, &built.descriptor.digest))
-            .collect(),
-        expect: Some(outcome.images.iter().map(|b| b.platform.clone()).collect()),
-        annotations: request.annotations.clone(),
-        format: Format::Oci,
-        ..fanin::Request::default()
-    };
-    let published = fanin::run(&fanin, registries, progress).await?;
-    outcome.transfers += published.transfers;
-    outcome.published = published
-        .published
-        .iter()
-        .map(|p| ImageRef::pinned(&p.location, &published.manifest.digest))
-        .collect();
-    outcome.index = Some(published.manifest);
-    Ok(())
 }

@@ -1,6 +1,7 @@
-//! Writing a built image into its destination: blobs first (each skipped when present, base layers
-//! mounted when the registry allows), the manifest by digest last, so the destination never holds
-//! a manifest whose blobs are missing.
+//! Writing built images into their destination: blobs first (each skipped when present, base
+//! layers mounted when the registry allows), the manifest by digest last, so the destination
+//! never holds a manifest whose blobs are missing. Then tags: a single image's, or those of the
+//! index the fan-in stitches from several.
 
 use std::sync::Arc;
 
@@ -8,14 +9,16 @@ use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio_util::io::ReaderStream;
 
-use super::BuildError;
 use super::cache::Known;
 use super::layer::Layer;
+use super::{BuildError, Destination, Outcome, Request};
 use crate::digest::Digest;
+use crate::fanin;
+use crate::index::Format;
 use crate::manifest::{Descriptor, RawManifest};
-use crate::reference::ManifestTarget;
-use crate::store::{BlobStream, Store, StoreError};
-use crate::transfer::{TransferError, TransferStats, Transfers};
+use crate::reference::{DEFAULT_TAG, ImageRef, Location, ManifestTarget};
+use crate::store::{self, BlobStream, Registries, Store, StoreError};
+use crate::transfer::{Progress, TransferError, TransferStats, Transfers};
 
 /// Blobs of one image written at once.
 const PARALLEL_BLOBS: usize = 4;
@@ -164,4 +167,104 @@ async fn layer(
                 .await
         }
     }
+}
+
+/// One platform: the image goes by digest into every repository named, then gets its tags.
+pub(super) async fn single(
+    request: &Request,
+    registries: &Registries,
+    primary: Arc<dyn Store>,
+    image: &Image,
+    transfers: &Transfers<'_>,
+    outcome: &mut Outcome,
+) -> Result<(), BuildError> {
+    let manifest = image.manifest();
+    let wanted: Vec<(Location, Option<String>)> = match &request.destination {
+        Destination::Push(tags) => tags
+            .iter()
+            .map(|t| (t.location.clone(), t.tag.clone()))
+            .collect(),
+        // An OCI layout always gets a tag: `latest` unless one is given.
+        Destination::Layout(layout) => vec![(
+            layout.location.clone(),
+            Some(layout.tag.clone().unwrap_or_else(|| DEFAULT_TAG.to_owned())),
+        )],
+        Destination::Nowhere => Vec::new(),
+    };
+    let mut stores: Vec<(Location, Arc<dyn Store>)> =
+        vec![(primary.location().clone(), primary.clone())];
+    for (location, tag) in &wanted {
+        let store = match stores.iter().find(|(l, _)| l.same_as(location)) {
+            Some((_, store)) => store.clone(),
+            None => {
+                let store = store::open(location, registries).await.map_err(|source| {
+                    BuildError::Store {
+                        reference: location.to_string(),
+                        source: Box::new(source),
+                    }
+                })?;
+                outcome.transfers += transfers
+                    .ensure_manifest(primary.as_ref(), store.as_ref(), manifest)
+                    .await
+                    .map_err(|source| BuildError::Publish {
+                        location: location.to_string(),
+                        source: Box::new(source),
+                    })?;
+                stores.push((location.clone(), store.clone()));
+                store
+            }
+        };
+        if let Some(tag) = tag {
+            store
+                .put_manifest(&ManifestTarget::Tag(tag.clone()), manifest)
+                .await
+                .map_err(|source| BuildError::Publish {
+                    location: location.to_string(),
+                    source: Box::new(TransferError::Store(source)),
+                })?;
+            tracing::info!("tagged {location}:{tag}");
+        }
+    }
+    outcome.published = stores
+        .iter()
+        .map(|(location, _)| ImageRef::pinned(location, &manifest.digest))
+        .collect();
+    Ok(())
+}
+
+/// Several platforms: the children are in the primary repository by digest; the fan-in stitches
+/// them exactly as `manifest push` would, copies them into any other repository and tags.
+pub(super) async fn index(
+    request: &Request,
+    registries: &Registries,
+    primary: &Location,
+    progress: &dyn Progress,
+    outcome: &mut Outcome,
+) -> Result<(), BuildError> {
+    let tags = match &request.destination {
+        Destination::Push(tags) => tags.clone(),
+        Destination::Layout(layout) => vec![layout.clone()],
+        Destination::Nowhere => return Ok(()),
+    };
+    let fanin = fanin::Request {
+        tags,
+        references: outcome
+            .images
+            .iter()
+            .map(|built| ImageRef::pinned(primary, &built.descriptor.digest))
+            .collect(),
+        expect: Some(outcome.images.iter().map(|b| b.platform.clone()).collect()),
+        annotations: request.annotations.clone(),
+        format: Format::Oci,
+        ..fanin::Request::default()
+    };
+    let published = fanin::run(&fanin, registries, progress).await?;
+    outcome.transfers += published.transfers;
+    outcome.published = published
+        .published
+        .iter()
+        .map(|p| ImageRef::pinned(&p.location, &published.manifest.digest))
+        .collect();
+    outcome.index = Some(published.manifest);
+    Ok(())
 }
