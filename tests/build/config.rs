@@ -4,10 +4,11 @@
 use serde_json::{Value, json};
 
 use super::{
-    DOCKERFILE_MISTAKE, Layout, build, fails, platform_of, s, split, text, write, written,
+    DOCKERFILE_MISTAKE, build_on, build_to_layout, fails, platform_of, registry_with_base, s,
+    split, text, write,
 };
-use crate::harness::base_image::{self, PATH_ENV};
-use crate::harness::{Registry, gobin, tempdir};
+use crate::harness::base_image::PATH_ENV;
+use crate::harness::{gobin, tempdir};
 
 /// The first word of a history entry's `created_by`: the instruction (Docker's classic builder
 /// wrote `/bin/sh -c #(nop) ` before it, BuildKit does not).
@@ -27,8 +28,7 @@ fn instruction_of(entry: &Value) -> String {
 
 #[test]
 fn instructions_land_in_the_config_as_docker_writes_them() {
-    let registry = Registry::start();
-    let base = base_image::push(&registry);
+    let (_registry, _, build_arg) = registry_with_base();
     let context = tempdir();
     write(
         context.path(),
@@ -79,29 +79,22 @@ CMD ["--serve"]
     }
     tar.into_inner().unwrap().finish().unwrap();
 
-    let out_dir = tempdir();
-    let dir = out_dir.path().join("image");
-    let out = build(&[
-        "--platform",
-        "linux/arm64",
-        "--context",
-        s(context.path()),
-        "--build-arg",
-        &format!("BASE={}", base.reference),
-        "--build-arg",
-        "GREETING=hi",
-        "--label",
-        "org.opencontainers.image.revision=abc123",
-        "--annotation",
-        "org.opencontainers.image.source=https://example.test/app",
-        "--output",
-        &format!("oci:{}:v1", dir.display()),
-    ])
-    .run()
-    .success();
-    let digest = written(&out, &dir);
-    let layout = Layout::open(&dir);
-    let manifest = layout.image(&digest, "linux/arm64");
+    let built = build_to_layout(
+        context.path(),
+        &["linux/arm64"],
+        &[
+            "--build-arg",
+            &build_arg,
+            "--build-arg",
+            "GREETING=hi",
+            "--label",
+            "org.opencontainers.image.revision=abc123",
+            "--annotation",
+            "org.opencontainers.image.source=https://example.test/app",
+        ],
+    );
+    let layout = &built.layout;
+    let manifest = layout.image(&built.digest, "linux/arm64");
     assert_eq!(
         manifest["annotations"]["org.opencontainers.image.source"],
         "https://example.test/app"
@@ -212,26 +205,12 @@ fn platform_args_are_predefined() {
             ("marker.txt", "x\n"),
         ],
     );
-    let work = tempdir();
-    let dir = work.path().join("image");
-    let out = build(&[
-        "--platform",
-        "linux/arm/v7",
-        "--platform",
-        "linux/arm64",
-        "--context",
-        s(context.path()),
-        "--output",
-        &format!("oci:{}:v1", dir.display()),
-    ])
-    .run()
-    .success();
-    let digest = written(&out, &dir);
-    let layout = Layout::open(&dir);
+    let built = build_to_layout(context.path(), &["linux/arm/v7", "linux/arm64"], &[]);
+    let (layout, digest) = (&built.layout, &built.digest);
     let host = gobin::host_platform();
     let (_, host_arch, _) = split(host);
     for (platform, arch, variant) in [("linux/arm/v7", "arm", "v7"), ("linux/arm64", "arm64", "")] {
-        let manifest = layout.image(&digest, platform);
+        let manifest = layout.image(digest, platform);
         let config = layout.config(&manifest);
         assert_eq!(platform_of(&config), platform);
         let labels = &config["config"]["Labels"];
@@ -249,8 +228,7 @@ fn platform_args_are_predefined() {
 
 #[test]
 fn stages_and_images_as_copy_sources() {
-    let registry = Registry::start();
-    let base = base_image::push(&registry);
+    let (_registry, base, build_arg) = registry_with_base();
     let context = tempdir();
     let dockerfile = format!(
         r#"ARG BASE
@@ -277,27 +255,14 @@ COPY --from={image} /etc/base-platform /copied-base-platform
             ("hello.txt", "hello\n"),
         ],
     );
-    let build_arg = format!("BASE={}", base.reference);
-    let work = tempdir();
-    let dir = work.path().join("image");
-    let out = build(&[
-        "--platform",
-        "linux/s390x",
-        "--platform",
-        "linux/ppc64le",
-        "--context",
-        s(context.path()),
-        "--build-arg",
-        &build_arg,
-        "--output",
-        &format!("oci:{}:v1", dir.display()),
-    ])
-    .run()
-    .success();
-    let digest = written(&out, &dir);
-    let layout = Layout::open(&dir);
+    let built = build_to_layout(
+        context.path(),
+        &["linux/s390x", "linux/ppc64le"],
+        &["--build-arg", &build_arg],
+    );
+    let (layout, digest) = (&built.layout, &built.digest);
     for platform in ["linux/s390x", "linux/ppc64le"] {
-        let manifest = layout.image(&digest, platform);
+        let manifest = layout.image(digest, platform);
         assert_eq!(platform_of(&layout.config(&manifest)), platform);
         let files = layout.files(&manifest);
         assert_eq!(text(&files, "srv/assets/logo.svg"), "<svg/>\n");
@@ -318,25 +283,13 @@ COPY --from={image} /etc/base-platform /copied-base-platform
     }
 
     // --target builds an earlier stage.
-    let assets = work.path().join("assets");
-    let out = build(&[
-        "--platform",
-        "linux/s390x",
-        "--context",
-        s(context.path()),
-        "--build-arg",
-        &build_arg,
-        "--target",
-        "assets",
-        "--output",
-        &format!("oci:{}:v1", assets.display()),
-    ])
-    .run()
-    .success();
-    let digest = written(&out, &assets);
-    let layout = Layout::open(&assets);
-    let manifest = layout.image(&digest, "linux/s390x");
-    let files = layout.files(&manifest);
+    let assets = build_to_layout(
+        context.path(),
+        &["linux/s390x"],
+        &["--build-arg", &build_arg, "--target", "assets"],
+    );
+    let manifest = assets.layout.image(&assets.digest, "linux/s390x");
+    let files = assets.layout.files(&manifest);
     assert_eq!(text(&files, "assets/logo.svg"), "<svg/>\n");
     assert!(
         !files.contains_key("etc/base-platform"),
@@ -364,21 +317,9 @@ fn dockerignore_keeps_files_out_of_the_context() {
             ),
         ],
     );
-    let work = tempdir();
-    let dir = work.path().join("image");
-    let out = build(&[
-        "--platform",
-        "linux/amd64",
-        "--context",
-        s(context.path()),
-        "--output",
-        &format!("oci:{}:v1", dir.display()),
-    ])
-    .run()
-    .success();
-    let digest = written(&out, &dir);
-    let layout = Layout::open(&dir);
-    let files = layout.files(&layout.image(&digest, "linux/amd64"));
+    let built = build_to_layout(context.path(), &["linux/amd64"], &[]);
+    let layout = &built.layout;
+    let files = layout.files(&layout.image(&built.digest, "linux/amd64"));
     assert_eq!(text(&files, "ctx/app.txt"), "app\n");
     assert_eq!(text(&files, "ctx/sub/y.txt"), "y\n");
     for ignored in ["ctx/secret.txt", "ctx/logs/debug.log", "ctx/sub/x.log"] {
@@ -387,16 +328,16 @@ fn dockerignore_keeps_files_out_of_the_context() {
 
     // Naming an ignored file (with --file elsewhere in the context) fails and says why.
     fails(
-        build(&[
-            "--platform",
-            "linux/amd64",
-            "--context",
-            s(context.path()),
-            "--file",
-            s(&context.path().join("build/Other.Dockerfile")),
-            "--output",
-            &format!("oci:{}:v1", work.path().join("other").display()),
-        ])
+        build_on(
+            context.path(),
+            &["linux/amd64"],
+            &[
+                "--file",
+                s(&context.path().join("build/Other.Dockerfile")),
+                "--output",
+                &format!("oci:{}:v1", built.work.path().join("other").display()),
+            ],
+        )
         .run(),
         DOCKERFILE_MISTAKE,
         &["secret.txt", ".dockerignore"],

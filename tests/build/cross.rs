@@ -5,11 +5,11 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use super::{
-    app_context, build, platform_of, platforms, pushed, registry_config, registry_manifest, s,
-    sha256, unpack,
+    app_context, build_and_push, platform_of, platforms, pushed, registry_config,
+    registry_manifest, registry_with_base, sha256, unpack,
 };
-use crate::harness::base_image::{self, PATH_ENV};
-use crate::harness::{Registry, fixtures, gobin, registry_index, skopeo_raw, tempdir};
+use crate::harness::base_image::PATH_ENV;
+use crate::harness::{fixtures, gobin, registry_index, skopeo_raw, tempdir};
 
 fn sorted(platforms: &[&str]) -> Vec<String> {
     let mut all: Vec<String> = platforms.iter().map(|p| (*p).to_owned()).collect();
@@ -19,26 +19,19 @@ fn sorted(platforms: &[&str]) -> Vec<String> {
 
 #[test]
 fn cross_builds_five_platforms_onto_a_multi_platform_base_and_each_binary_runs() {
-    let registry = Registry::start();
-    let base = base_image::push(&registry);
+    let (registry, base, build_arg) = registry_with_base();
     let context = app_context();
     let repo = registry.at("app");
     let tag = format!("{repo}:1");
-    let build_arg = format!("BASE={}", base.reference);
     let before = registry.requests().len();
-    let mut args = vec![
-        "--context",
-        s(context.path()),
-        "--build-arg",
-        &build_arg,
-        "--push",
-        "--tag",
-        &tag,
-    ];
-    for platform in gobin::PLATFORMS {
-        args.extend(["--platform", platform]);
-    }
-    let out = build(&args).run().success();
+    let out = build_and_push(
+        context.path(),
+        gobin::PLATFORMS,
+        &[&tag],
+        &["--build-arg", &build_arg],
+    )
+    .run()
+    .success();
     assert_eq!(
         out.stdout.lines().count(),
         1,

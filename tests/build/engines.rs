@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use super::{
-    DOCKERFILE_MISTAKE, build, fails, platform_of, pushed, registry_config, s, sha256, unpack,
-    write, written,
+    DOCKERFILE_MISTAKE, build, build_and_push, fails, platform_of, pushed, registry_config,
+    registry_with_base, s, sha256, unpack, write, written,
 };
-use crate::harness::{Registry, Run, base_image, gobin, skopeo_raw, tempdir};
+use crate::harness::{Registry, Run, gobin, skopeo_raw, tempdir};
 
 /// Environment for a delegated build: buildah with vfs storage in `dir`, isolation chroot, and
 /// `registry` marked insecure (plain HTTP) in its registries.conf.
@@ -38,8 +38,7 @@ fn engine_env(run: Run, dir: &Path, registry: &Registry) -> Run {
 
 #[test]
 fn run_instructions_are_built_through_buildah() {
-    let registry = Registry::start();
-    let base = base_image::push(&registry);
+    let (registry, _, build_arg) = registry_with_base();
     let context = tempdir();
     write(
         context.path(),
@@ -58,19 +57,12 @@ fn run_instructions_are_built_through_buildah() {
     // containers and CI runners often lack (and multiarch refuses up front without it).
     let platform = gobin::host_platform();
     let out = engine_env(
-        build(&[
-            "--platform",
-            platform,
-            "--context",
-            s(context.path()),
-            "--build-arg",
-            &format!("BASE={}", base.reference),
-            "--engine",
-            "auto",
-            "--push",
-            "--tag",
-            &tag,
-        ]),
+        build_and_push(
+            context.path(),
+            &[platform],
+            &[&tag],
+            &["--build-arg", &build_arg, "--engine", "auto"],
+        ),
         engine.path(),
         &registry,
     )

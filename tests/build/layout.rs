@@ -5,7 +5,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{
-    Layout, OCI_LAYER_GZIP, build, platform_of, platforms, s, sha256, text, write, written,
+    Layout, OCI_LAYER_GZIP, build, build_on, build_to_layout, platform_of, platforms, s, sha256,
+    text, write, written,
 };
 use crate::harness::schema::Kind;
 use crate::harness::{gobin, tempdir, tool};
@@ -45,14 +46,11 @@ fn from_scratch_into_a_layout_without_any_registry() {
     );
     let out_dir = tempdir();
     let dir = out_dir.path().join("image");
-    let out = build(&[
-        "--platform",
-        "linux/arm64",
-        "--context",
-        s(context.path()),
-        "--output",
-        &format!("oci:{}", dir.display()),
-    ])
+    let out = build_on(
+        context.path(),
+        &["linux/arm64"],
+        &["--output", &format!("oci:{}", dir.display())],
+    )
     .run()
     .success();
     let digest = written(&out, &dir);
@@ -172,14 +170,13 @@ fn the_same_inputs_give_the_same_digests() {
     );
     repro_context(&a, false, Some(1_750_000_000));
     repro_context(&b, true, None);
-    let platform_args = ["--platform", "linux/amd64", "--platform", "linux/arm64"];
     let run = |context: &Path, out: &Path, epoch: Option<&str>| {
         let target = format!("oci:{}:v1", out.display());
-        let mut args = platform_args.to_vec();
-        args.extend(["--context", s(context), "--output", &target]);
+        let platforms = ["linux/amd64", "linux/arm64"];
         // A fresh layer cache for each build: equal digests must not come from a cache hit.
         let cache = tempdir();
-        let mut run = build(&args).env("MULTIARCH_CACHE_DIR", cache.path());
+        let mut run = build_on(context, &platforms, &["--output", &target])
+            .env("MULTIARCH_CACHE_DIR", cache.path());
         if let Some(epoch) = epoch {
             run = run.env("SOURCE_DATE_EPOCH", epoch);
         }
@@ -242,29 +239,18 @@ fn zstd_compression_changes_the_layer_not_its_content() {
             ("a.txt", &"zstd or gzip\n".repeat(1000)),
         ],
     );
-    let work = tempdir();
     let run = |compression: &str| {
-        let out = work.path().join(compression);
-        let output = build(&[
-            "--platform",
-            "linux/amd64",
-            "--context",
-            s(context.path()),
-            "--compression",
-            compression,
-            "--output",
-            &format!("oci:{}:v1", out.display()),
-        ])
-        .run()
-        .success();
-        let digest = written(&output, &out);
-        let layout = Layout::open(&out);
-        let manifest = layout.image(&digest, "linux/amd64");
-        let config = layout.config(&manifest);
-        (layout, manifest, config)
+        let built = build_to_layout(
+            context.path(),
+            &["linux/amd64"],
+            &["--compression", compression],
+        );
+        let manifest = built.layout.image(&built.digest, "linux/amd64");
+        let config = built.layout.config(&manifest);
+        (built, manifest, config)
     };
     let (_, gzip_manifest, gzip_config) = run("gzip");
-    let (zstd_layout, zstd_manifest, zstd_config) = run("zstd");
+    let (zstd, zstd_manifest, zstd_config) = run("zstd");
     assert_eq!(
         gzip_config["rootfs"]["diff_ids"], zstd_config["rootfs"]["diff_ids"],
         "the same tar under either compression"
@@ -273,6 +259,6 @@ fn zstd_compression_changes_the_layer_not_its_content() {
     let layer = &zstd_manifest["layers"][0];
     assert_eq!(layer["mediaType"], OCI_LAYER_ZSTD);
     assert_ne!(layer["digest"], gzip_manifest["layers"][0]["digest"]);
-    let blob = zstd_layout.blob(layer["digest"].as_str().unwrap());
+    let blob = zstd.layout.blob(layer["digest"].as_str().unwrap());
     assert_eq!(blob[..4], [0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
 }

@@ -2,15 +2,15 @@
 //! real registries or written to OCI layouts, and judged by tools no one here wrote: skopeo,
 //! umoci, qemu-user running the cross-compiled Go fixture, the OCI schemas, and plain tar.
 
-use std::collections::BTreeMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
+use tempfile::TempDir;
 
+use crate::harness::base_image::{self, Base};
 use crate::harness::schema::{self, Kind};
-use crate::harness::{Output, Run, gobin, multiarch, oci, skopeo_raw, tempdir, tool};
+use crate::harness::{Output, Registry, Run, gobin, multiarch, oci, skopeo_raw, tempdir, tool};
 
 mod config;
 mod cross;
@@ -18,7 +18,10 @@ mod engines;
 mod errors;
 mod layout;
 mod publish;
+mod reader;
 mod stages;
+
+use reader::{Layout, text};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers shared by the test files (child modules see these private items)
@@ -37,6 +40,54 @@ fn build(args: &[&str]) -> Run {
     let mut all = vec!["build"];
     all.extend_from_slice(args);
     multiarch(&all)
+}
+
+/// `build` for each of `platforms` (none: the host's) on `context`, then `extra`.
+fn build_on(context: &Path, platforms: &[&str], extra: &[&str]) -> Run {
+    let mut args = Vec::new();
+    for platform in platforms {
+        args.extend(["--platform", platform]);
+    }
+    args.extend(["--context", s(context)]);
+    args.extend_from_slice(extra);
+    build(&args)
+}
+
+/// A successful build into a layout: the temporary directory holding it, the digest it printed,
+/// and the layout, open.
+struct Built {
+    work: TempDir,
+    digest: String,
+    layout: Layout,
+}
+
+/// Builds `context` for `platforms` with `extra` into `oci:DIR:v1` (DIR new under a temporary
+/// directory); fails unless the build succeeds and prints the digest.
+#[track_caller]
+fn build_to_layout(context: &Path, platforms: &[&str], extra: &[&str]) -> Built {
+    let work = tempdir();
+    let dir = work.path().join("image");
+    let target = format!("oci:{}:v1", dir.display());
+    let mut args = extra.to_vec();
+    args.extend(["--output", &target]);
+    let out = build_on(context, platforms, &args).run().success();
+    let digest = written(&out, &dir);
+    let layout = Layout::open(&dir);
+    Built {
+        work,
+        digest,
+        layout,
+    }
+}
+
+/// `build --push` of `context` for `platforms` with `extra`, a `--tag` for each of `tags`.
+fn build_and_push(context: &Path, platforms: &[&str], tags: &[&str], extra: &[&str]) -> Run {
+    let mut args = extra.to_vec();
+    args.push("--push");
+    for tag in tags {
+        args.extend(["--tag", tag]);
+    }
+    build_on(context, platforms, &args)
 }
 
 fn s(path: &Path) -> &str {
@@ -218,173 +269,16 @@ fn unpack(reference: &str, platform: &str, work: &Path) -> PathBuf {
     bundle.join("rootfs")
 }
 
-/// One entry of a layer tarball.
-#[derive(Debug, Clone)]
-struct Entry {
-    kind: tar::EntryType,
-    uid: u64,
-    gid: u64,
-    mode: u32,
-    mtime: u64,
-    link: Option<String>,
-    data: Vec<u8>,
-}
-
-/// `./a/b/` → `a/b`.
-fn normalise(path: &str) -> String {
-    path.trim_start_matches("./")
-        .trim_start_matches('/')
-        .trim_end_matches('/')
-        .to_owned()
-}
-
-/// The entries of an uncompressed layer tarball, by normalised path.
-fn tar_entries(tar_bytes: &[u8]) -> BTreeMap<String, Entry> {
-    let mut archive = tar::Archive::new(tar_bytes);
-    let mut entries = BTreeMap::new();
-    for entry in archive.entries().expect("tar entries") {
-        let mut entry = entry.expect("tar entry");
-        let path = normalise(&entry.path().expect("entry path").to_string_lossy());
-        let header = entry.header();
-        let kind = header.entry_type();
-        let (uid, gid) = (header.uid().expect("uid"), header.gid().expect("gid"));
-        let (mode, mtime) = (header.mode().expect("mode"), header.mtime().expect("mtime"));
-        let link = entry
-            .link_name()
-            .expect("link name")
-            .map(|l| l.to_string_lossy().into_owned());
-        let mut data = Vec::new();
-        entry.read_to_end(&mut data).expect("entry data");
-        entries.insert(
-            path,
-            Entry {
-                kind,
-                uid,
-                gid,
-                mode,
-                mtime,
-                link,
-                data,
-            },
-        );
-    }
-    entries
-}
-
-/// An OCI image layout on disk, read with plain JSON, sha256 and tar (not the code under test).
-struct Layout {
-    dir: PathBuf,
-}
-
-impl Layout {
-    /// Opens `dir`, checking `oci-layout` and `index.json` against the OCI schemas.
-    fn open(dir: &Path) -> Self {
-        schema::assert_valid(
-            Kind::Layout,
-            &std::fs::read(dir.join("oci-layout")).expect("oci-layout file"),
-        );
-        schema::assert_valid(
-            Kind::Index,
-            &std::fs::read(dir.join("index.json")).expect("index.json"),
-        );
-        Layout {
-            dir: dir.to_owned(),
-        }
-    }
-
-    fn index_json(&self) -> Value {
-        serde_json::from_slice(&std::fs::read(self.dir.join("index.json")).expect("index.json"))
-            .expect("index.json JSON")
-    }
-
-    /// The blob `digest`; fails unless its bytes hash to it.
-    fn blob(&self, digest: &str) -> Vec<u8> {
-        let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
-        let bytes = std::fs::read(self.dir.join("blobs/sha256").join(hex))
-            .unwrap_or_else(|e| panic!("blob {digest} in {}: {e}", self.dir.display()));
-        assert_eq!(sha256(&bytes), digest, "blob content matches its digest");
-        bytes
-    }
-
-    fn json(&self, digest: &str, kind: Kind) -> Value {
-        let bytes = self.blob(digest);
-        schema::assert_valid(kind, &bytes);
-        serde_json::from_slice(&bytes).expect("blob JSON")
-    }
-
-    /// The image manifest for `platform` under `digest` (an image manifest, or an index holding it).
-    fn image(&self, digest: &str, platform: &str) -> Value {
-        let top: Value = serde_json::from_slice(&self.blob(digest)).expect("manifest JSON");
-        if top["manifests"].is_array() {
-            schema::assert_valid(Kind::Index, &self.blob(digest));
-            let entry = top["manifests"]
-                .as_array()
-                .expect("manifests")
-                .iter()
-                .find(|m| m["platform"].is_object() && platform_of(&m["platform"]) == platform)
-                .unwrap_or_else(|| panic!("no {platform} image in {top}"));
-            self.json(entry["digest"].as_str().expect("digest"), Kind::Manifest)
-        } else {
-            self.json(digest, Kind::Manifest)
-        }
-    }
-
-    fn config(&self, manifest: &Value) -> Value {
-        self.json(
-            manifest["config"]["digest"]
-                .as_str()
-                .expect("config digest"),
-            Kind::Config,
-        )
-    }
-
-    /// Each layer's entries, bottom first. Gzip layers are decompressed and checked against the
-    /// config's diff_ids.
-    fn layers(&self, manifest: &Value) -> Vec<BTreeMap<String, Entry>> {
-        let config = self.config(manifest);
-        let diff_ids = config["rootfs"]["diff_ids"].as_array().expect("diff_ids");
-        let layers = manifest["layers"].as_array().expect("layers");
-        assert_eq!(layers.len(), diff_ids.len(), "one diff_id per layer");
-        layers
-            .iter()
-            .zip(diff_ids)
-            .map(|(layer, diff_id)| {
-                assert_eq!(layer["mediaType"], OCI_LAYER_GZIP, "{layer}");
-                let compressed = self.blob(layer["digest"].as_str().expect("layer digest"));
-                assert_eq!(layer["size"], compressed.len(), "descriptor size");
-                let mut tar_bytes = Vec::new();
-                flate2::read::GzDecoder::new(compressed.as_slice())
-                    .read_to_end(&mut tar_bytes)
-                    .expect("gunzip layer");
-                assert_eq!(sha256(&tar_bytes), diff_id.as_str().expect("diff_id"));
-                tar_entries(&tar_bytes)
-            })
-            .collect()
-    }
-
-    /// Every file of the image, later layers over earlier ones (no whiteouts expected).
-    fn files(&self, manifest: &Value) -> BTreeMap<String, Entry> {
-        let mut all = BTreeMap::new();
-        for layer in self.layers(manifest) {
-            all.extend(layer);
-        }
-        all
-    }
-}
-
-#[track_caller]
-fn text(files: &BTreeMap<String, Entry>, path: &str) -> String {
-    let entry = files.get(path).unwrap_or_else(|| {
-        panic!(
-            "{path} missing; have {:?}",
-            files.keys().collect::<Vec<_>>()
-        )
-    });
-    String::from_utf8(entry.data.clone()).expect("utf-8 file")
+/// A registry with the base image pushed to it, and the build argument naming it (`BASE=…`).
+fn registry_with_base() -> (Registry, Base, String) {
+    let registry = Registry::start();
+    let base = base_image::push(&registry);
+    let build_arg = format!("BASE={}", base.reference);
+    (registry, base, build_arg)
 }
 
 /// A context with the Go fixture's binaries under bin/ and [`APP_DOCKERFILE`].
-fn app_context() -> tempfile::TempDir {
+fn app_context() -> TempDir {
     let context = tempdir();
     gobin::install(context.path());
     write(context.path(), &[("Dockerfile", APP_DOCKERFILE)]);

@@ -6,40 +6,29 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::{
-    app_context, build, platform_of, platforms, pushed, registry_config, registry_manifest, s,
-    sha256, write,
+    app_context, build_and_push, platform_of, platforms, pushed, registry_config,
+    registry_manifest, registry_with_base, s, sha256, write,
 };
-use crate::harness::{
-    Registry, base_image, fixtures, multiarch, registry_index, schema, skopeo_raw, tempdir,
-};
+use crate::harness::{Registry, fixtures, multiarch, registry_index, schema, skopeo_raw, tempdir};
 
 #[test]
 fn one_platform_per_job_with_records_then_the_fan_in() {
-    let registry = Registry::start();
-    let base = base_image::push(&registry);
+    let (registry, _, build_arg) = registry_with_base();
     let context = app_context();
     let repo = registry.at("team/app");
     let records = tempdir();
-    let build_arg = format!("BASE={}", base.reference);
     let mut digests = BTreeMap::new();
     for (platform, tag) in [
         ("linux/arm64", repo.clone()),
         ("linux/arm/v7", repo.clone()),
         ("linux/amd64", format!("{repo}:amd64")),
     ] {
-        let out = build(&[
-            "--platform",
-            platform,
-            "--context",
-            s(context.path()),
-            "--build-arg",
-            &build_arg,
-            "--push",
-            "--tag",
-            &tag,
-            "--records",
-            s(records.path()),
-        ])
+        let out = build_and_push(
+            context.path(),
+            &[platform],
+            &[&tag],
+            &["--build-arg", &build_arg, "--records", s(records.path())],
+        )
         .run()
         .success();
         let digest = pushed(&out, &repo);
@@ -105,54 +94,37 @@ fn several_tags_in_several_repositories_get_the_same_index() {
         ],
     );
     let (a, b) = (registry.at("app"), registry.at("mirror/app"));
-    let out = build(&[
-        "--platform",
-        "linux/amd64",
-        "--platform",
-        "linux/riscv64",
-        "--context",
-        s(context.path()),
-        "--push",
-        "--tag",
-        &format!("{a}:1"),
-        "--tag",
-        &format!("{a}:latest"),
-        "--tag",
-        &format!("{b}:1"),
-    ])
+    let tags = [format!("{a}:1"), format!("{a}:latest"), format!("{b}:1")];
+    let out = build_and_push(
+        context.path(),
+        &["linux/amd64", "linux/riscv64"],
+        &tags.each_ref().map(String::as_str),
+        &[],
+    )
     .run()
     .success();
     assert_eq!(out.stdout.lines().count(), 2, "one line per repository");
     let digest = pushed(&out, &a);
     assert_eq!(pushed(&out, &b), digest);
-    for tag in [format!("{a}:1"), format!("{a}:latest"), format!("{b}:1")] {
-        let index = registry_index(&tag);
+    for tag in &tags {
+        let index = registry_index(tag);
         assert_eq!(platforms(&index), ["linux/amd64", "linux/riscv64"]);
-        assert_eq!(sha256(skopeo_raw(&tag).as_bytes()), digest, "{tag}");
+        assert_eq!(sha256(skopeo_raw(tag).as_bytes()), digest, "{tag}");
     }
 }
 
 #[test]
 fn dry_run_writes_nothing() {
-    let registry = Registry::start();
-    let base = base_image::push(&registry);
+    let (registry, _, build_arg) = registry_with_base();
     let context = app_context();
     let repo = registry.at("app");
     let before = registry.requests().len();
-    build(&[
-        "--platform",
-        "linux/amd64",
-        "--platform",
-        "linux/arm64",
-        "--context",
-        s(context.path()),
-        "--build-arg",
-        &format!("BASE={}", base.reference),
-        "--push",
-        "--tag",
-        &format!("{repo}:1"),
-        "--dry-run",
-    ])
+    build_and_push(
+        context.path(),
+        &["linux/amd64", "linux/arm64"],
+        &[&format!("{repo}:1")],
+        &["--build-arg", &build_arg, "--dry-run"],
+    )
     .run()
     .success();
     let writes: Vec<_> = registry

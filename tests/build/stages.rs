@@ -1,6 +1,6 @@
 //! Stage graphs that differ per platform, and build arguments' scoping as BuildKit has it.
 
-use super::{Layout, build, s, text, write, written};
+use super::{build_on, build_to_layout, s, text, write};
 use crate::harness::tempdir;
 
 #[test]
@@ -19,22 +19,11 @@ fn each_platform_follows_its_own_stage_graph() {
             ("arm64.txt", "arm64\n"),
         ],
     );
-    let out_dir = tempdir();
-    let layout = out_dir.path().join("image");
-    let out = build(&[
-        "--context",
-        s(context.path()),
-        "--platform",
-        "linux/amd64,linux/arm64",
-        "--output",
-        &format!("oci:{}", s(&layout)),
-    ])
-    .run()
-    .success();
-    let digest = written(&out, &layout);
-    let image = Layout::open(&layout);
+    // One --platform with a comma-separated list.
+    let built = build_to_layout(context.path(), &["linux/amd64,linux/arm64"], &[]);
+    let image = &built.layout;
     for arch in ["amd64", "arm64"] {
-        let manifest = image.image(&digest, &format!("linux/{arch}"));
+        let manifest = image.image(&built.digest, &format!("linux/{arch}"));
         assert_eq!(text(&image.files(&manifest), "which"), format!("{arch}\n"));
         // ARG declared without a value and given no build argument stays unset.
         assert_eq!(image.config(&manifest)["config"]["Labels"]["v"], "unset");
@@ -52,20 +41,9 @@ fn args_are_inherited_by_a_stage_built_from_another_and_see_each_other() {
              FROM parent\nLABEL a=\"$A\" b=\"$B\"\n",
         )],
     );
-    let out_dir = tempdir();
-    let layout = out_dir.path().join("image");
-    let out = build(&[
-        "--context",
-        s(context.path()),
-        "--platform",
-        "linux/amd64",
-        "--output",
-        &format!("oci:{}", s(&layout)),
-    ])
-    .run()
-    .success();
-    let image = Layout::open(&layout);
-    let config = image.config(&image.image(&written(&out, &layout), "linux/amd64"));
+    let built = build_to_layout(context.path(), &["linux/amd64"], &[]);
+    let image = &built.layout;
+    let config = image.config(&image.image(&built.digest, "linux/amd64"));
     assert_eq!(config["config"]["Labels"]["a"], "1");
     assert_eq!(config["config"]["Labels"]["b"], "1-x");
 }
@@ -81,23 +59,14 @@ fn an_output_inside_the_context_is_refused_unless_ignored() {
         ],
     );
     let inside = context.path().join("out");
-    build(&[
-        "--context",
-        s(context.path()),
-        "--output",
-        &format!("oci:{}", s(&inside)),
-    ])
-    .run()
-    .failure(2, "inside the build context");
+    let output = format!("oci:{}", s(&inside));
+    build_on(context.path(), &[], &["--output", &output])
+        .run()
+        .failure(2, "inside the build context");
     assert!(!inside.exists(), "nothing may be written");
 
     write(context.path(), &[(".dockerignore", "out\n")]);
-    build(&[
-        "--context",
-        s(context.path()),
-        "--output",
-        &format!("oci:{}", s(&inside)),
-    ])
-    .run()
-    .success();
+    build_on(context.path(), &[], &["--output", &output])
+        .run()
+        .success();
 }

@@ -110,6 +110,21 @@ impl Run<'_, '_> {
         let blob = match self.reusable(&key).await {
             Some(blob) => blob,
             None => {
+                let bytes: u64 = entries
+                    .values()
+                    .map(|e| match e.kind {
+                        crate::build::fs::EntryKind::File { size, .. } => size,
+                        _ => 0,
+                    })
+                    .sum();
+                if bytes > 64 * 1024 * 1024 {
+                    tracing::info!(
+                        "{}: line {line}: writing a layer of {} entries, {} MiB…",
+                        self.platform,
+                        entries.len(),
+                        bytes / (1024 * 1024)
+                    );
+                }
                 let started = std::time::Instant::now();
                 let written =
                     tokio::task::block_in_place(|| layer::write(&entries, compression, &scratch))
