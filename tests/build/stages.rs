@@ -70,3 +70,46 @@ fn an_output_inside_the_context_is_refused_unless_ignored() {
         .run()
         .success();
 }
+
+#[test]
+fn chown_by_name_reads_the_stage_and_survives_a_cached_rebuild() {
+    let context = tempdir();
+    write(
+        context.path(),
+        &[
+            (
+                "Dockerfile",
+                "FROM scratch AS accounts\nCOPY passwd group /etc/\n\
+                 FROM accounts\nCOPY a.txt /a.txt\nCOPY --chown=app:staff b.txt /b.txt\n",
+            ),
+            (
+                "passwd",
+                "root:x:0:0::/root:/bin/sh\napp:x:1234:99::/home/app:/bin/sh\n",
+            ),
+            ("group", "root:x:0:\nstaff:x:4321:\n"),
+            ("a.txt", "a\n"),
+            ("b.txt", "b\n"),
+        ],
+    );
+    let work = tempdir();
+    let dir = work.path().join("image");
+    let cache = work.path().join("cache");
+    let target = format!("oci:{}", s(&dir));
+    let mut digests = Vec::new();
+    for _ in 0..2 {
+        let out = build_on(context.path(), &["linux/amd64"], &["--output", &target])
+            .env("MULTIARCH_CACHE_DIR", &cache)
+            .run()
+            .success();
+        digests.push(super::written(&out, &dir));
+    }
+    assert_eq!(digests[0], digests[1], "the rebuild gives the same image");
+    let layout = super::Layout::open(&dir);
+    let files = layout.files(&layout.image(&digests[0], "linux/amd64"));
+    let b = &files["b.txt"];
+    assert_eq!(
+        (b.uid, b.gid),
+        (1234, 4321),
+        "app:staff from the stage's files"
+    );
+}
