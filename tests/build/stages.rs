@@ -113,3 +113,43 @@ fn chown_by_name_reads_the_stage_and_survives_a_cached_rebuild() {
         "app:staff from the stage's files"
     );
 }
+
+#[test]
+fn a_rebuild_copying_from_an_image_reuses_its_layer_without_downloading() {
+    let (registry, _base, build_arg) = super::registry_with_base();
+    let context = tempdir();
+    write(
+        context.path(),
+        &[(
+            "Dockerfile",
+            "ARG BASE\nFROM scratch\nCOPY --from=${BASE} /bin/busybox /bin/busybox\n",
+        )],
+    );
+    let cache = tempdir();
+    let tag = registry.at("tools:1");
+    let run = || {
+        super::build_and_push(
+            context.path(),
+            &["linux/arm64"],
+            &[&tag],
+            &["--build-arg", &build_arg],
+        )
+        .env("MULTIARCH_CACHE_DIR", cache.path())
+        .run()
+        .success()
+    };
+    let first = run();
+    let before = registry.requests().len();
+    let second = run();
+    assert_eq!(first.stdout, second.stdout, "same image");
+    assert!(
+        second.stderr.contains("unchanged layer"),
+        "{}",
+        second.stderr
+    );
+    let blob_reads = registry.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/blobs/"))
+        .count();
+    assert_eq!(blob_reads, 1, "only the base's config is read, no layer");
+}

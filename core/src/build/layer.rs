@@ -99,16 +99,36 @@ pub(crate) fn write_with(
     })
 }
 
+/// A cache key for a layer fully described by `what` (e.g. an image digest and an instruction),
+/// in the same key space as [`fingerprint`].
+pub fn fingerprint_of(what: &str, compression: Compression) -> String {
+    let mut hash = keyed(compression);
+    hash.update(b"described");
+    hash.update(what.as_bytes());
+    hex::encode(hash.finalize())
+}
+
+/// A hasher already fed with what every key depends on: the format and compression settings.
+fn keyed(compression: Compression) -> Sha256 {
+    let mut hash = Sha256::new();
+    for part in [
+        "multiarch layer v1".to_owned(),
+        compression.media_type().to_owned(),
+        format!("gzip {GZIP_LEVEL} {GZIP_BLOCK} zstd {ZSTD_LEVEL}"),
+    ] {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash
+}
+
 /// A sha256 hex key over everything that decides the layer's bytes (see the module comment).
 pub fn fingerprint(entries: &Entries, compression: Compression) -> String {
-    let mut hash = Sha256::new();
+    let mut hash = keyed(compression);
     let mut put = |bytes: &[u8]| {
         hash.update((bytes.len() as u64).to_le_bytes());
         hash.update(bytes);
     };
-    put(b"multiarch layer v1");
-    put(compression.media_type().as_bytes());
-    put(format!("gzip {GZIP_LEVEL} {GZIP_BLOCK} zstd {ZSTD_LEVEL}").as_bytes());
     let Ok(order) = layout(entries) else {
         // Unwritable entries: a key no writable layer shares.
         put(b"invalid");

@@ -86,6 +86,26 @@ impl Run<'_, '_> {
             source: Box::new(source),
         };
         let heredocs = self.heredocs(copy, &lookup, line)?;
+        let compression = self.build.request.compression;
+        // `COPY --from=image`: its files are unpacked afresh each build (new inodes, so no stat
+        // key repeats), but the image's digest and this instruction say all: key on those, and
+        // skip even the download when the layer is known and present.
+        let image_key = match (&from, &heredocs) {
+            (Some(name), None) if self.plan().stage_before(name, usize::MAX).is_none() => {
+                let image = self.base_image(name, stage_platform, line).await?;
+                Some(layer::fingerprint_of(
+                    &format!("copy --from {} {spec:?}", image.manifest.digest),
+                    compression,
+                ))
+            }
+            _ => None,
+        };
+        if let Some(key) = &image_key
+            && let Some(blob) = self.reusable(key).await
+        {
+            self.add_layer(image, blob, copy, &from, &sources, &raw_dest);
+            return Ok(());
+        }
         let entries = match (&from, &heredocs) {
             (_, Some(files)) => tokio::task::block_in_place(|| {
                 let context = Context::open(files.path(), &files.path().join("Dockerfile"))?;
@@ -105,8 +125,7 @@ impl Run<'_, '_> {
             }
         };
 
-        let compression = self.build.request.compression;
-        let key = layer::fingerprint(&entries, compression);
+        let key = image_key.unwrap_or_else(|| layer::fingerprint(&entries, compression));
         let blob = match self.reusable(&key).await {
             Some(blob) => blob,
             None => {
@@ -142,18 +161,34 @@ impl Run<'_, '_> {
                 LayerBlob::Built(written)
             }
         };
+        self.add_layer(image, blob, copy, &from, &sources, &raw_dest);
+        Ok(())
+    }
+
+    /// Appends a COPY's layer to the stage, with its diff_id and history entry.
+    fn add_layer(
+        &self,
+        image: &mut StageImage,
+        blob: LayerBlob,
+        copy: &Copy,
+        from: &Option<String>,
+        sources: &[String],
+        raw_dest: &str,
+    ) {
         let (digest, diff_id, size) = match &blob {
             LayerBlob::Built(layer) => (layer.digest.clone(), layer.diff_id.clone(), layer.size),
             LayerBlob::Present(known) => (known.digest.clone(), known.diff_id.clone(), known.size),
             LayerBlob::Base { .. } => unreachable!("COPY makes new layers"),
         };
         image.config.push_diff_id(&diff_id);
-        let descriptor = Descriptor::new(compression.media_type(), digest, size);
-        image.layers.push((blob, descriptor));
+        let media_type = self.build.request.compression.media_type();
+        image
+            .layers
+            .push((blob, Descriptor::new(media_type, digest, size)));
 
         let keyword = if copy.add { "ADD" } else { "COPY" };
         let mut flags = String::new();
-        if let Some(from) = &from {
+        if let Some(from) = from {
             flags.push_str(&format!("--from={from} "));
         }
         if let Some(raw) = &copy.chown {
@@ -164,7 +199,6 @@ impl Run<'_, '_> {
         }
         let created_by = format!("{keyword} {flags}{} {raw_dest}", sources.join(" "));
         image.config.push_history(&self.created, &created_by, false);
-        Ok(())
     }
 
     /// `COPY <<EOF /dest` inline files, written into a directory of their own that serves as the
