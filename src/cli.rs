@@ -35,6 +35,7 @@ Examples:
   multiarch build --platform linux/amd64,linux/arm64 --output oci:out:dev";
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// More detail on stderr (-v: debug messages of multiarch; -vv: also of its libraries).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
