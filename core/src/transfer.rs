@@ -183,7 +183,7 @@ impl<'a> Transfers<'a> {
 }
 
 /// Foreign (Windows base) and non-distributable layers are fetched by clients from elsewhere.
-fn is_distributable(media_type: &str) -> bool {
+pub(crate) fn is_distributable(media_type: &str) -> bool {
     !(media_type.contains("foreign") || media_type.contains("nondistributable"))
 }
 

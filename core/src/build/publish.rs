@@ -124,6 +124,12 @@ async fn layer(
     transfers: &Transfers<'_>,
 ) -> Result<TransferStats, StoreError> {
     match blob {
+        // Foreign (Windows base) layers are fetched by clients from their URLs, not copied.
+        LayerBlob::Base { descriptor, .. }
+            if !crate::transfer::is_distributable(&descriptor.media_type) =>
+        {
+            Ok(TransferStats::default())
+        }
         LayerBlob::Base { store, descriptor } => {
             transfers
                 .ensure_blob(store.as_ref(), target, &descriptor.digest, descriptor.size)
