@@ -14,7 +14,7 @@ use super::plan::{Engine, Plan};
 use super::{BuildError, Request};
 use crate::manifest::{MAX_CONFIG_BYTES, Manifest, RawManifest};
 use crate::platform::Platform;
-use crate::reference::ManifestTarget;
+use crate::reference::{ImageRef, ManifestTarget, is_loopback};
 use crate::store::{LayoutStore, Store};
 
 const ENGINES: [Engine; 3] = [Engine::Buildah, Engine::Podman, Engine::Docker];
@@ -134,6 +134,7 @@ fn qemu_name(architecture: &str) -> &str {
 /// Builds `platform` with `engine` and returns the exported layout and the image manifest in it.
 pub async fn build(
     engine: Engine,
+    plan: &Plan<'_>,
     request: &Request,
     platform: &Platform,
     scratch: &Path,
@@ -165,6 +166,11 @@ pub async fn build(
     }
     for (key, value) in &request.labels {
         build.extend(["--label".into(), format!("{key}={value}")]);
+    }
+    if engine != Engine::Docker && loopback_bases_only(plan, platform)? {
+        // Loopback registries may speak plain HTTP (as multiarch allows them to); buildah and
+        // podman only allow it for all registries of a build at once.
+        build.push("--tls-verify=false".into());
     }
     let archive = layout.join("image.tar");
     match engine {
@@ -230,6 +236,18 @@ fn annotate(
         crate::manifest::canonical_json(&document),
         manifest.media_type,
     ))
+}
+
+/// True when the build pulls images, all from loopback registries (`localhost`, `127.0.0.1`, …).
+fn loopback_bases_only(plan: &Plan<'_>, platform: &Platform) -> Result<bool, BuildError> {
+    let bases = plan.base_images(platform)?;
+    let loopback = |name: &str| {
+        name.parse::<ImageRef>()
+            .ok()
+            .and_then(|r| r.location.registry().map(is_loopback))
+            .unwrap_or(false)
+    };
+    Ok(!bases.is_empty() && bases.iter().all(|(name, _)| loopback(name)))
 }
 
 /// Runs the engine with its output on our stderr.

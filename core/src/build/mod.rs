@@ -279,7 +279,7 @@ pub async fn run(
             Engine::Native => publish::Image::Native(build.run(plan, platform).await?),
             external => {
                 let (store, manifest) =
-                    external::build(external, request, platform, scratch.path()).await?;
+                    external::build(external, plan, request, platform, scratch.path()).await?;
                 publish::Image::Layout { store, manifest }
             }
         };
