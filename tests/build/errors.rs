@@ -160,3 +160,35 @@ fn option_errors_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn hostile_names_are_refused_and_nothing_lands_outside() {
+    let work = tempdir();
+    let context = work.path().join("context");
+    let outside = work.path().join("pwned");
+    let escaping = format!(
+        "FROM scratch\nCOPY <<{} /x\nowned\n{}\n",
+        "../../../../../../..".to_owned() + &outside.display().to_string(),
+        "../../../../../../..".to_owned() + &outside.display().to_string(),
+    );
+    for dockerfile in [
+        escaping.as_str(),
+        "FROM scratch\nCOPY <<EOF/../../x /x\nowned\nEOF/../../x\n",
+    ] {
+        write(&context, &[("Dockerfile", dockerfile)]);
+        let out = build(&["--context", s(&context)]).run();
+        fails(out, &[2], &["line 2", "plain name"]);
+        assert!(!outside.exists(), "a heredoc name wrote outside the build");
+    }
+
+    // A context file named like a whiteout would delete files of the image underneath.
+    write(
+        &context,
+        &[
+            ("Dockerfile", "FROM scratch\nCOPY w/ /\n"),
+            ("w/.wh.important", ""),
+        ],
+    );
+    let out = build(&["--context", s(&context)]).run();
+    fails(out, DOCKERFILE_MISTAKE, &["line 2", ".wh.important"]);
+}

@@ -72,9 +72,9 @@ pub struct CopySpec {
     pub extract_archives: bool,
     /// SOURCE_DATE_EPOCH (0 when unset): every mtime is clamped to it.
     pub epoch: u64,
-    /// Leave out directories that are only parents of copied paths, so an image underneath keeps
-    /// its own (their modes and owners, or a symlink such as `/lib -> usr/lib`). Without it they
-    /// are written as described above.
+    /// Leave out the directories a copy goes into (the destination of a directory's contents, and
+    /// every parent), so an image underneath keeps its own: their modes and owners, or a symlink
+    /// such as `/lib -> usr/lib`. Without it they are written as described above.
     pub keep_existing_parents: bool,
 }
 
@@ -121,7 +121,7 @@ pub fn plan(
     for item in found {
         match &item.entry.kind {
             EntryKind::Dir => {
-                if !dest_exists && !dest.is_empty() {
+                if !dest_exists && !dest.is_empty() && !spec.keep_existing_parents {
                     planner.put(dest.clone(), planner.adopt(item.entry.clone(), false));
                 }
                 tree.walk(&item.real, &mut |rel, entry| {
@@ -473,7 +473,7 @@ mod tests {
         let mut s = spec(&["src"], "/usr/local/app");
         s.keep_existing_parents = true;
         let out = fx.plan(&s).unwrap();
-        assert_eq!(paths(&out), ["usr/local/app", "usr/local/app/main.rs"]);
+        assert_eq!(paths(&out), ["usr/local/app/main.rs"]);
         let mut s = spec(&["tool"], "/lib/");
         s.keep_existing_parents = true;
         assert_eq!(paths(&fx.plan(&s).unwrap()), ["lib/tool"]);

@@ -163,6 +163,10 @@ pub enum FsError {
     MediaType { media_type: String },
     #[error("`{}` changed while the layer was written (expected {expected} bytes)", path.display())]
     FileChanged { path: PathBuf, expected: u64 },
+    #[error(
+        "`{path}` has a name starting with `.wh.`, which image layers reserve for deleting files underneath; rename it, or leave it out with .dockerignore"
+    )]
+    Whiteout { path: String },
     #[error("layer entry `{path}` is not a clean relative path")]
     EntryPath { path: String },
     #[error("layer entry `{path}` is a hard link to `{target}`, which is not a file of the layer")]

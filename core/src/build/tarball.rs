@@ -39,6 +39,12 @@ pub(crate) fn layout(entries: &Entries) -> Result<Vec<(&str, &Entry, Role<'_>)>,
                 path: path.to_owned(),
             });
         }
+        // Runtimes read `.wh.` names as deletions of what lies underneath.
+        if path.split('/').any(|c| c.starts_with(".wh.")) {
+            return Err(FsError::Whiteout {
+                path: path.to_owned(),
+            });
+        }
         if !matches!(
             entry.kind,
             EntryKind::File { .. } | EntryKind::Hardlink { .. }

@@ -229,14 +229,30 @@ impl Run<'_, '_> {
             .tempdir_in(self.build.scratch)
             .map_err(BuildError::io("creating a scratch directory"))?;
         for heredoc in &copy.heredocs {
+            // The name becomes a file name: one plain path component, nothing that could reach
+            // outside this directory or stand for the ignore file.
+            let name = &heredoc.name;
+            if name.is_empty()
+                || name.contains('/')
+                || name == "."
+                || name == ".."
+                || name.ends_with(".dockerignore")
+            {
+                return Err(instruction(format!(
+                    "COPY <<{name}: the name of an inline file becomes its file name, so it must \
+                     be a plain name such as EOF or config.yaml (no `/`, `.`, `..` or .dockerignore)"
+                )));
+            }
             let content = if heredoc.expand {
                 dockerfile::expand_heredoc(&heredoc.content, lookup)
                     .map_err(|e| instruction(e.to_string()))?
             } else {
                 heredoc.content.clone()
             };
-            let path = dir.path().join(&heredoc.name);
-            std::fs::write(&path, content)
+            let path = dir.path().join(name);
+            let mut file = std::fs::File::create_new(&path)
+                .map_err(BuildError::io(format!("writing {}", path.display())))?;
+            std::io::Write::write_all(&mut file, content.as_bytes())
                 .map_err(BuildError::io(format!("writing {}", path.display())))?;
             let mode = std::os::unix::fs::PermissionsExt::from_mode(0o644);
             std::fs::set_permissions(&path, mode)
