@@ -102,17 +102,7 @@ fn make_layout() -> Layout {
 
     let common = buildah.run(&["from", "scratch"]).stdout.trim().to_owned();
     buildah.run(&["copy", "--quiet", &common, rootfs, "/"]);
-    buildah.run(&[
-        "commit",
-        "--quiet",
-        "--format",
-        "oci",
-        "--timestamp",
-        "0",
-        "--identity-label=false",
-        &common,
-        "localhost/base-common",
-    ]);
+    commit(&buildah, &common, "localhost/base-common");
 
     buildah.run(&["manifest", "create", "localhost/base"]);
     for platform in PLATFORMS {
@@ -147,17 +137,7 @@ fn make_layout() -> Layout {
         config.push(&container);
         buildah.run(&config);
         let name = format!("localhost/base-{}", platform.replace('/', "-"));
-        buildah.run(&[
-            "commit",
-            "--quiet",
-            "--format",
-            "oci",
-            "--timestamp",
-            "0",
-            "--identity-label=false",
-            &container,
-            &name,
-        ]);
+        commit(&buildah, &container, &name);
         let mut add = vec!["manifest", "add", "--os", os, "--arch", arch];
         if let Some(variant) = variant {
             add.extend(["--variant", variant]);
@@ -255,4 +235,19 @@ pub fn push_to(registry: &Registry, repo_tag: &str) -> Base {
         images: layout.images.clone(),
         attestation: layout.attestation.clone(),
     }
+}
+
+/// Commits a working container as a reproducible OCI image (time 0, no buildah label).
+fn commit(buildah: &Buildah, container: &str, name: &str) {
+    buildah.run(&[
+        "commit",
+        "--quiet",
+        "--format",
+        "oci",
+        "--timestamp",
+        "0",
+        "--identity-label=false",
+        container,
+        name,
+    ]);
 }

@@ -174,6 +174,14 @@ impl Registry {
             .filter(|r| r.path != "/v2/")
             .collect()
     }
+
+    /// Requests after the first `since` that change something (PUT, POST, PATCH, DELETE).
+    pub fn writes_since(&self, since: usize) -> Vec<Request> {
+        self.requests_since(since)
+            .into_iter()
+            .filter(|r| matches!(r.method.as_str(), "PUT" | "POST" | "PATCH" | "DELETE"))
+            .collect()
+    }
 }
 
 impl Drop for Registry {

@@ -103,11 +103,6 @@ pub(crate) fn write_tar(
     out: &mut dyn Write,
     out_path: &Path,
 ) -> Result<(), FsError> {
-    let failed = |error| FsError::Io {
-        action: "write the layer",
-        path: out_path.to_path_buf(),
-        error,
-    };
     let mut buffer = vec![0u8; COPY_BUFFER];
     for (path, entry, role) in layout(entries)? {
         let dir_name;
@@ -130,12 +125,15 @@ pub(crate) fn write_tar(
             mtime: entry.mtime,
             link,
         };
-        header.write(out).map_err(failed)?;
+        header
+            .write(out)
+            .map_err(io_err("write the layer", out_path))?;
         if let Role::File { source, size } = role {
             copy_exact(source, size, out, &mut buffer, out_path)?;
         }
     }
-    out.write_all(&[0u8; 2 * BLOCK]).map_err(failed)
+    out.write_all(&[0u8; 2 * BLOCK])
+        .map_err(io_err("write the layer", out_path))
 }
 
 /// Streams exactly `size` bytes of `source` (a file that changed size is an error) and pads.
@@ -146,11 +144,6 @@ fn copy_exact(
     buffer: &mut [u8],
     out_path: &Path,
 ) -> Result<(), FsError> {
-    let failed = |error| FsError::Io {
-        action: "write the layer",
-        path: out_path.to_path_buf(),
-        error,
-    };
     let changed = || FsError::FileChanged {
         path: source.to_path_buf(),
         expected: size,
@@ -165,14 +158,16 @@ fn copy_exact(
         if n == 0 {
             return Err(changed());
         }
-        out.write_all(&buffer[..n]).map_err(failed)?;
+        out.write_all(&buffer[..n])
+            .map_err(io_err("write the layer", out_path))?;
         left -= n as u64;
     }
     if read_some(&mut file, &mut buffer[..1]).map_err(io_err("read", source))? != 0 {
         return Err(changed());
     }
     let pad = (BLOCK - (size % BLOCK as u64) as usize) % BLOCK;
-    out.write_all(&[0u8; BLOCK][..pad]).map_err(failed)
+    out.write_all(&[0u8; BLOCK][..pad])
+        .map_err(io_err("write the layer", out_path))
 }
 
 fn read_some(file: &mut File, buffer: &mut [u8]) -> io::Result<usize> {

@@ -66,6 +66,9 @@ struct Run<'a, 'b> {
     created: String,
     stages: HashMap<usize, StageImage>,
     filesystems: HashMap<String, Arc<RootFs>>,
+    /// Base images resolved so far, by name and platform (FROM and `COPY --from=image` may
+    /// name the same one).
+    bases: HashMap<String, BaseImage>,
 }
 
 impl Build<'_> {
@@ -83,6 +86,7 @@ impl Build<'_> {
             created: created.clone(),
             stages: HashMap::new(),
             filesystems: HashMap::new(),
+            bases: HashMap::new(),
         };
         for &index in &plan.order {
             let stage = run.stage(index).await?;
@@ -266,11 +270,15 @@ impl<'a, 'b> Run<'a, 'b> {
     }
 
     async fn base_image(
-        &self,
+        &mut self,
         name: &str,
         platform: &Platform,
         line: usize,
     ) -> Result<BaseImage, BuildError> {
+        let key = format!("{name} {platform}");
+        if let Some(base) = self.bases.get(&key) {
+            return Ok(base.clone());
+        }
         let reference = base::reference(name, &self.build.request.context).map_err(|message| {
             BuildError::Instruction {
                 path: self.plan().path.to_owned(),
@@ -278,7 +286,9 @@ impl<'a, 'b> Run<'a, 'b> {
                 message: format!("`{name}` is not an image reference: {message}"),
             }
         })?;
-        base::resolve(&reference, platform, self.build.registries).await
+        let base = base::resolve(&reference, platform, self.build.registries).await?;
+        self.bases.insert(key, base.clone());
+        Ok(base)
     }
 }
 
