@@ -99,6 +99,21 @@ pub enum Command {
     /// Work with image indexes (manifest lists).
     #[command(subcommand)]
     Manifest(ManifestCommand),
+    /// The GitHub Action's steps (run by action.yml, which passes the inputs as INPUT_*).
+    ///
+    /// `prepare` masks secrets and names the record artifacts the merge job downloads; `run`
+    /// does the work of the mode (build, merge, plan, record) and writes the step's outputs,
+    /// the job summary and the record for the hand-off.
+    #[command(subcommand, name = "github-action")]
+    GithubAction(GithubActionStep),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GithubActionStep {
+    /// Mask secrets; output what the merge job downloads.
+    Prepare,
+    /// Do the work of the mode and write the outputs.
+    Run,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -16,7 +16,7 @@ use multiarch_core::fanin::FanInError;
 use multiarch_core::record::RecordError;
 use multiarch_core::store::StoreError;
 
-use crate::cli::{Cli, Command, ManifestCommand};
+use crate::cli::{Cli, Command, GithubActionStep, ManifestCommand};
 
 /// An error in what the user asked for, as opposed to a failure while doing it (exit code 2).
 #[derive(Debug)]
@@ -54,12 +54,21 @@ fn main() -> ExitCode {
             Command::Manifest(ManifestCommand::Push(args)) => {
                 commands::manifest_push::run(&cli.global, args).await
             }
+            Command::GithubAction(GithubActionStep::Prepare) => multiarch_action::prepare(),
+            Command::GithubAction(GithubActionStep::Run) => {
+                let progress = progress::for_stderr();
+                multiarch_action::run(registries::options(&cli.global), progress.as_ref()).await
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {}", message(&error));
+            let text = message(&error);
+            if matches!(cli.command, Command::GithubAction(_)) {
+                multiarch_action::annotate_error(&text);
+            }
+            eprintln!("error: {text}");
             ExitCode::from(if is_usage(&error) { 2 } else { 1 })
         }
     }

@@ -16,12 +16,21 @@ const PASSWORD_ENV: &str = "MULTIARCH_PASSWORD";
 /// Builds the registries for a command whose main registry is that of `primary` (where
 /// --username applies).
 pub fn connect(global: &GlobalArgs, primary: &Location) -> Result<Registries> {
-    let explicit = explicit_credentials(global, primary)?;
+    let options = RegistryOptions {
+        explicit: explicit_credentials(global, primary)?,
+        ..options(global)
+    };
+    Ok(Registries::new(options)?)
+}
+
+/// The registry settings of the global options, without explicit credentials (the CI adapters
+/// take those from their own inputs).
+pub fn options(global: &GlobalArgs) -> RegistryOptions {
     let mut ca_files = global.ca_files.clone();
     if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
         ca_files.push(path.into());
     }
-    let options = RegistryOptions {
+    RegistryOptions {
         insecure: global
             .insecure_registries
             .iter()
@@ -29,11 +38,10 @@ pub fn connect(global: &GlobalArgs, primary: &Location) -> Result<Registries> {
             .filter(|h| !h.is_empty())
             .collect(),
         ca_files,
-        explicit,
+        explicit: None,
         auth_files: auth::auth_files(),
         ..RegistryOptions::default()
-    };
-    Ok(Registries::new(options)?)
+    }
 }
 
 fn explicit_credentials(

@@ -19,4 +19,5 @@ pub mod platform;
 pub mod record;
 pub mod reference;
 pub mod store;
+pub mod tags;
 pub mod transfer;

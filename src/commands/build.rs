@@ -127,8 +127,12 @@ fn request(args: &BuildArgs) -> Result<Request> {
             CompressionArg::Gzip => Compression::Gzip,
             CompressionArg::Zstd => Compression::Zstd,
         },
-        epoch: source_date_epoch()?,
-        cache_dir: if args.no_cache { None } else { cache_dir() },
+        epoch: build::source_date_epoch()?,
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            build::default_cache_dir()
+        },
         dry_run: args.dry_run,
     })
 }
@@ -149,29 +153,4 @@ fn check_tags(tags: &[ImageRef]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `SOURCE_DATE_EPOCH` (seconds), 0 when unset.
-fn source_date_epoch() -> Result<u64> {
-    match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(value) if !value.trim().is_empty() => value.trim().parse().map_err(|_| {
-            UsageError::new(format!(
-                "SOURCE_DATE_EPOCH={value}: expected whole seconds since 1970-01-01 (e.g. the \
-                 last commit's `git log -1 --format=%ct`)"
-            ))
-            .into()
-        }),
-        _ => Ok(0),
-    }
-}
-
-fn cache_dir() -> Option<PathBuf> {
-    let from_env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    from_env("MULTIARCH_CACHE_DIR")
-        .or_else(|| from_env("XDG_CACHE_HOME").map(|d| d.join("multiarch")))
-        .or_else(|| from_env("HOME").map(|d| d.join(".cache").join("multiarch")))
 }

@@ -11,6 +11,7 @@
 mod base;
 mod cache;
 mod config;
+mod environment;
 mod external;
 mod native;
 mod plan;
@@ -31,6 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use self::compress::Compression;
+pub use self::environment::{default_cache_dir, source_date_epoch};
 pub use self::plan::{Engine, EngineChoice};
 use crate::dockerfile::{self, Dockerfile};
 use crate::fanin::FanInError;
@@ -122,6 +124,11 @@ pub enum BuildError {
     },
     #[error("the build context {path} is not a directory; pass --context DIR")]
     NoContext { path: PathBuf },
+    #[error(
+        "SOURCE_DATE_EPOCH={value}: expected whole seconds since 1970-01-01 (e.g. the last \
+         commit's `git log -1 --format=%ct`)"
+    )]
+    SourceDateEpoch { value: String },
     #[error("{0}")]
     Plan(String),
     /// Something this machine lacks (an engine, an emulator): not a usage error.
@@ -197,6 +204,7 @@ impl BuildError {
             BuildError::Dockerfile { .. }
                 | BuildError::DockerfileTooLarge { .. }
                 | BuildError::NoContext { .. }
+                | BuildError::SourceDateEpoch { .. }
                 | BuildError::Plan(_)
                 | BuildError::Instruction { .. }
         )

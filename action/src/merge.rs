@@ -1,0 +1,155 @@
+//! Merge mode: the fan-in. Exactly the expected records, stitched into one index, tagged.
+
+use anyhow::{Context as _, Result, bail};
+use multiarch_core::fanin::{self, Request};
+use multiarch_core::index::Format;
+use multiarch_core::reference::{ImageRef, Location};
+use multiarch_core::tags;
+
+use crate::summary::{self, Row};
+use crate::workflow::{self, Group};
+use crate::{Run, comment};
+
+pub async fn run(run: &Run<'_>) -> Result<()> {
+    let inputs = &run.inputs;
+    let image = run.target_image()?;
+    if inputs.platforms.is_empty() {
+        bail!(
+            "mode merge needs the platforms input: every platform the build jobs built (e.g. \
+             linux/amd64,linux/arm64); the merge fails unless exactly these arrived"
+        );
+    }
+    if !run.publishes() {
+        workflow::notice(
+            "push is false: the build jobs checked that the image builds; nothing was published",
+        );
+        run.files.set_output("digest", "")?;
+        run.files.set_output("tags", "")?;
+        return Ok(());
+    }
+    let records = run.handoff()?.collect(&inputs.platforms)?;
+    let facts = run.ctx.facts(run.ctx.created());
+    let tag_names = tags::expand(&inputs.tags, &facts).context("input tags")?;
+    if tag_names.is_empty() {
+        bail!(
+            "no tag to publish: the tags input gave none in this run ({} on {}); add a literal tag",
+            inputs.tags.trim(),
+            run.ctx.git_ref
+        );
+    }
+    let mut annotations = tags::oci_annotations(&facts, &tag_names);
+    annotations.extend(inputs.annotations.clone());
+    let targets: Vec<ImageRef> = tag_names
+        .iter()
+        .map(|tag| ImageRef {
+            location: image.clone(),
+            tag: Some(tag.clone()),
+            digest: None,
+        })
+        .collect();
+    let request = Request {
+        tags: targets.clone(),
+        records,
+        references: Vec::new(),
+        expect: Some(inputs.platforms.clone()),
+        annotations,
+        format: Format::Oci,
+        append: false,
+        dry_run: false,
+    };
+    let outcome = {
+        let _group = Group::start(&format!(
+            "Merge {} platforms into {image}",
+            inputs.platforms.len()
+        ));
+        fanin::run(&request, run.registries, run.progress)
+            .await
+            .with_context(|| format!("publishing {}", targets[0]))?
+    };
+    let digest = outcome.manifest.digest.to_string();
+    let pinned = ImageRef::pinned(&image, &outcome.manifest.digest);
+    let full_tags: Vec<String> = targets.iter().map(ToString::to_string).collect();
+    tracing::info!("published {pinned} as {}", tag_names.join(", "));
+
+    run.files.set_output("digest", &digest)?;
+    run.files.set_output("image-ref", &pinned.to_string())?;
+    run.files.set_output("tags", &full_tags.join("\n"))?;
+    run.files.set_output(
+        "platform",
+        &inputs
+            .platforms
+            .iter()
+            .map(|p| p.normalized().to_string())
+            .collect::<Vec<_>>()
+            .join(","),
+    )?;
+
+    let mut rows = Vec::new();
+    for child in &outcome.index.manifests {
+        let Some(platform) = &child.platform else {
+            continue;
+        };
+        let reference = ImageRef::pinned(&image, &child.digest);
+        rows.push(Row {
+            platform: platform.to_string(),
+            digest: child.digest.to_string(),
+            size: summary::image_size(&reference, run.registries).await,
+        });
+    }
+    run.files.summary(&summary::table(
+        &format!("multiarch: published `{pinned}`"),
+        &rows,
+        &tag_names,
+    ))?;
+
+    if inputs.comment {
+        comment_on_pull_request(run, &image, &digest, &full_tags, &rows).await?;
+    }
+    if run.ctx.act
+        && let Ok(handoff) = run.handoff()
+    {
+        // The records are consumed: a later local run starts clean.
+        let _ = std::fs::remove_dir_all(&handoff.dir);
+    }
+    Ok(())
+}
+
+async fn comment_on_pull_request(
+    run: &Run<'_>,
+    image: &Location,
+    digest: &str,
+    tags: &[String],
+    rows: &[Row],
+) -> Result<()> {
+    let Some(number) = run.ctx.pull_request() else {
+        tracing::info!("comment: this run is not for a pull request; no comment");
+        return Ok(());
+    };
+    let Some(token) = &run.inputs.github_token else {
+        bail!(
+            "comment: true needs a token: the github-token input (default: the job's GITHUB_TOKEN)"
+        );
+    };
+    let Some((owner, repo)) = run.ctx.repository.split_once('/') else {
+        bail!(
+            "comment: GITHUB_REPOSITORY {:?} is not owner/name",
+            run.ctx.repository
+        );
+    };
+    let children: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r.platform.clone(), r.digest.clone()))
+        .collect();
+    let body = comment::render(&image.to_string(), digest, tags, &children);
+    let target = comment::Target {
+        api_url: run.ctx.api_url.clone(),
+        token: token.clone(),
+        owner: owner.to_owned(),
+        repo: repo.to_owned(),
+        number,
+    };
+    let marker = format!("multiarch:{}:{image}", run.ctx.workflow);
+    let upserted = comment::upsert(&target, &marker, &body).await?;
+    tracing::info!("comment on pull request #{number}: {upserted:?}");
+    Ok(())
+}

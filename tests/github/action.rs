@@ -1,0 +1,349 @@
+//! The action's steps as `action.yml` runs them on GitHub (not under act): `multiarch
+//! github-action prepare|run` with the inputs in `INPUT_*`, the runner's files, and the artifact
+//! hand-off done the way upload-artifact and download-artifact do it (one folder per artifact).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::harness::{self, Output, Registry, fixtures, repo_root, tempdir};
+
+/// One job's runner: its temp folder, output and summary files, and the run's identity.
+struct Runner {
+    dir: tempfile::TempDir,
+    attempt: u32,
+    event: serde_json::Value,
+}
+
+impl Runner {
+    fn new() -> Runner {
+        Runner {
+            dir: tempdir(),
+            attempt: 1,
+            event: serde_json::json!({
+                "repository": {"name": "app", "default_branch": "main"},
+                "head_commit": {"timestamp": "2026-11-28T10:00:00Z"}
+            }),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs a step with `inputs`; returns its output and the outputs it set.
+    fn step(
+        &self,
+        step: &str,
+        inputs: &[(&str, &str)],
+        env: &[(&str, &str)],
+    ) -> (Output, BTreeMap<String, String>) {
+        let output_file = self.path(&format!("output-{step}-{}", inputs.len()));
+        let _ = std::fs::remove_file(&output_file);
+        std::fs::write(self.path("event.json"), self.event.to_string()).unwrap();
+        let mut run = harness::multiarch(&["github-action", step])
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output_file)
+            .env("GITHUB_STEP_SUMMARY", self.path("summary.md"))
+            .env("GITHUB_EVENT_PATH", self.path("event.json"))
+            .env("GITHUB_EVENT_NAME", "push")
+            .env("GITHUB_REF", "refs/heads/main")
+            .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+            .env("GITHUB_REPOSITORY", "org/app")
+            .env("GITHUB_RUN_ID", "4242")
+            .env("GITHUB_RUN_ATTEMPT", self.attempt.to_string())
+            .env("GITHUB_WORKFLOW", "image")
+            .env("RUNNER_TEMP", self.dir.path())
+            .env("RUNNER_ARCH", "X64");
+        for (name, value) in inputs {
+            run = run.env(
+                &format!("INPUT_{}", name.to_uppercase().replace('-', "_")),
+                value,
+            );
+        }
+        for (name, value) in env {
+            run = run.env(name, value);
+        }
+        let output = run.run();
+        let outputs = std::fs::read_to_string(&output_file)
+            .map(|text| parse_outputs(&text))
+            .unwrap_or_default();
+        (output, outputs)
+    }
+}
+
+/// Reads `$GITHUB_OUTPUT` as the runner does (`name<<DELIMITER` … `DELIMITER`).
+fn parse_outputs(text: &str) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let mut lines = text.lines();
+    while let Some(header) = lines.next() {
+        let (name, delimiter) = header.split_once("<<").expect("multi-line form");
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delimiter {
+                break;
+            }
+            value.push(line);
+        }
+        outputs.insert(name.to_owned(), value.join("\n"));
+    }
+    outputs
+}
+
+/// What download-artifact does: each artifact into its own folder under `path`.
+fn download(uploads: &[(String, String)], path: &Path) {
+    for (name, folder) in uploads {
+        let target = path.join(name);
+        std::fs::create_dir_all(&target).unwrap();
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), target.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn build_jobs_hand_records_to_the_merge_through_artifacts() {
+    let registry = Registry::start();
+    let image = registry.at("org/app");
+    let context = repo_root().join("examples/build");
+    let mut uploads = Vec::new();
+    let mut runners = Vec::new();
+    for platform in ["linux/amd64", "linux/arm64"] {
+        runners.push(Runner::new());
+        let runner = runners.last().unwrap();
+        let (output, outputs) = runner.step(
+            "run",
+            &[
+                ("mode", "build"),
+                ("image", &image),
+                ("platform", platform),
+                ("context", context.to_str().unwrap()),
+            ],
+            &[],
+        );
+        output.success();
+        assert!(outputs["digest"].starts_with("sha256:"), "{outputs:?}");
+        assert_eq!(
+            outputs["image-ref"],
+            format!("{image}@{}", outputs["digest"])
+        );
+        assert_eq!(outputs["platform"], platform);
+        let record: serde_json::Value = serde_json::from_str(&outputs["record"]).unwrap();
+        assert_eq!(record["schema"], "multiarch.record.v1");
+        let name = &outputs["upload-name"];
+        let stem = platform.replace('/', "-");
+        assert_eq!(
+            name,
+            &format!(
+                "multiarch-record-4242-{}-{stem}-attempt1",
+                image.replace([':', '/'], "_")
+            )
+        );
+        let summary = std::fs::read_to_string(runner.path("summary.md")).unwrap();
+        assert!(
+            summary.contains(&format!("| `{platform}` | `{}` |", outputs["digest"])),
+            "{summary}"
+        );
+        uploads.push((name.clone(), outputs["upload-path"].clone()));
+    }
+
+    let merger = Runner::new();
+    let inputs = [
+        ("mode", "merge"),
+        ("image", image.as_str()),
+        ("platforms", "linux/amd64,linux/arm64"),
+        ("tags", "{{auto}}\nedge"),
+    ];
+    let (_, prepared) = merger.step("prepare", &inputs, &[]);
+    assert_eq!(prepared["download"], "true");
+    let pattern = &prepared["download-pattern"];
+    assert!(
+        pattern.ends_with("-{linux-amd64,linux-arm64}-attempt+([0-9])"),
+        "{pattern}"
+    );
+    download(&uploads, Path::new(&prepared["download-path"]));
+
+    let (output, outputs) = merger.step("run", &inputs, &[]);
+    output.success();
+    let tags: Vec<&str> = outputs["tags"].lines().collect();
+    assert_eq!(
+        tags,
+        [
+            format!("{image}:main"),
+            format!("{image}:latest"),
+            format!("{image}:sha-0123456"),
+            format!("{image}:edge"),
+        ]
+    );
+    let raw = harness::tool(
+        "skopeo",
+        &[
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{image}:edge"),
+        ],
+    )
+    .run()
+    .success()
+    .stdout;
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        index["annotations"]["org.opencontainers.image.source"],
+        "https://github.com/org/app"
+    );
+    let digest = format!("sha256:{}", sha256_hex(raw.as_bytes()));
+    assert_eq!(outputs["digest"], digest);
+    let summary = std::fs::read_to_string(merger.path("summary.md")).unwrap();
+    assert!(
+        summary.contains("`linux/arm64`") && summary.contains("`edge`"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_merge_without_every_record_names_the_missing_platforms_and_publishes_nothing() {
+    let registry = Registry::start();
+    let image = registry.at("org/app");
+    let builder = Runner::new();
+    let handoff = tempdir();
+    let act = [
+        ("ACT", "true"),
+        ("MULTIARCH_ACT_HANDOFF", handoff.path().to_str().unwrap()),
+    ];
+    builder
+        .step(
+            "run",
+            &[
+                ("mode", "build"),
+                ("image", &image),
+                ("platform", "linux/amd64"),
+                ("push", "true"),
+                (
+                    "context",
+                    repo_root().join("examples/build").to_str().unwrap(),
+                ),
+            ],
+            &act,
+        )
+        .0
+        .success();
+    let before = registry.requests().len();
+    let (output, _) = Runner::new().step(
+        "run",
+        &[
+            ("mode", "merge"),
+            ("image", &image),
+            ("platforms", "linux/amd64,linux/s390x,linux/ppc64le"),
+            ("push", "true"),
+        ],
+        &act,
+    );
+    let output = output.failure(1, "no record arrived for linux/s390x, linux/ppc64le");
+    assert!(
+        output.stdout.contains("::error title=multiarch::")
+            && output.stdout.contains("linux/s390x"),
+        "{}",
+        output.stdout
+    );
+    assert!(
+        registry.writes_since(before).is_empty(),
+        "nothing may be written"
+    );
+}
+
+#[test]
+fn record_mode_lets_an_image_built_elsewhere_join() {
+    let registry = Registry::start();
+    let repo = registry.at("org/app");
+    let written = fixtures::push_hello_images(&repo, &["linux/arm64"]);
+    let runner = Runner::new();
+    let (output, outputs) = runner.step(
+        "run",
+        &[
+            ("mode", "record"),
+            ("image", &repo),
+            ("digest", &written[0].digest),
+        ],
+        &[],
+    );
+    output.success();
+    assert_eq!(outputs["platform"], "linux/arm64");
+    assert_eq!(outputs["digest"], written[0].digest);
+    let record_file = Path::new(&outputs["upload-path"]).join("linux-arm64.json");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(record_file).unwrap()).unwrap();
+    assert_eq!(record["digest"], written[0].digest.as_str());
+
+    let (output, _) = runner.step("run", &[("mode", "record"), ("image", &repo)], &[]);
+    output.failure(1, "mode record needs the digest input");
+}
+
+#[test]
+fn plan_mode_outputs_the_matrix_and_refuses_platforms_without_a_runner() {
+    let runner = Runner::new();
+    let (output, outputs) = runner.step(
+        "run",
+        &[
+            ("mode", "plan"),
+            ("platforms", "linux/amd64,linux/arm64,linux/s390x"),
+            ("runners", "linux/s390x=self-hosted,s390x"),
+        ],
+        &[],
+    );
+    output.success();
+    let matrix: serde_json::Value = serde_json::from_str(&outputs["matrix"]).unwrap();
+    assert_eq!(
+        matrix,
+        serde_json::json!({"include": [
+            {"platform": "linux/amd64", "runner": "ubuntu-24.04"},
+            {"platform": "linux/arm64", "runner": "ubuntu-24.04-arm"},
+            {"platform": "linux/s390x", "runner": ["self-hosted", "s390x"]},
+        ]})
+    );
+    let (output, _) = runner.step(
+        "run",
+        &[("mode", "plan"), ("platforms", "linux/ppc64le")],
+        &[],
+    );
+    let output = output.failure(1, "add a line `linux/ppc64le=LABEL`");
+    assert!(
+        output.stdout.contains("::error title=multiarch::"),
+        "{}",
+        output.stdout
+    );
+}
+
+#[test]
+fn the_password_is_masked_and_never_printed() {
+    let registry = Registry::start();
+    let password = "s3cr3t-Pa55word-for-the-log-test";
+    let (output, _) = Runner::new().step(
+        "run",
+        &[
+            ("mode", "build"),
+            ("image", &registry.at("org/app")),
+            ("username", "someone"),
+            ("password", password),
+            ("context", "/nonexistent/context"),
+        ],
+        &[("RUST_LOG", "trace")],
+    );
+    let output = output.failure(2, "/nonexistent/context");
+    let masks: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::add-mask::"))
+        .collect();
+    assert_eq!(masks, [format!("::add-mask::{password}")]);
+    let rest = output
+        .stdout
+        .replace(&format!("::add-mask::{password}"), "");
+    assert!(!rest.contains(password) && !output.stderr.contains(password));
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
