@@ -30,7 +30,6 @@ error() {
   printf '::error title=multiarch install::%s\n' "$*"
   exit 1
 }
-warning() { printf '::warning title=multiarch install::%s\n' "$*"; }
 note() { printf 'multiarch install: %s\n' "$*"; }
 
 : "${ACTION_PATH:?ACTION_PATH must name the action checkout}"

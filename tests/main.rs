@@ -11,6 +11,7 @@ mod build;
 mod cli;
 mod examples;
 mod fanin;
+mod github;
 mod inspect;
 mod interop;
 mod layout;

@@ -343,6 +343,84 @@ fn the_password_is_masked_and_never_printed() {
     assert!(!rest.contains(password) && !output.stderr.contains(password));
 }
 
+/// A pull request's merge upserts one comment through the GitHub API; a local server stands in
+/// for the API (the real one is unreachable from tests) and checks what is sent.
+#[test]
+fn a_pull_request_merge_comments_once_with_the_published_references() {
+    use wiremock::matchers::{body_string_contains, header, method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let registry = Registry::start();
+    let image = registry.at("org/app");
+    let handoff = tempdir();
+    let act = [
+        ("ACT", "true"),
+        ("MULTIARCH_ACT_HANDOFF", handoff.path().to_str().unwrap()),
+    ];
+    let context = repo_root().join("examples/build");
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let inputs = [
+            ("mode", "build"),
+            ("image", image.as_str()),
+            ("platform", platform),
+            ("push", "true"),
+            ("context", context.to_str().unwrap()),
+        ];
+        Runner::new().step("run", &inputs, &act).0.success();
+    }
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let api = runtime.block_on(MockServer::start());
+    runtime.block_on(async {
+        Mock::given(method("GET"))
+            .and(path("/repos/org/app/issues/5/comments"))
+            .and(header("authorization", "Bearer gh-token-for-test"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+                {"id": 1, "body": "LGTM", "html_url": "https://github.com/org/app/pull/5#c1"}
+            ])))
+            .expect(1)
+            .mount(&api)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/repos/org/app/issues/5/comments"))
+            .and(body_string_contains("<!-- multiarch:image:"))
+            .and(body_string_contains(format!("{image}:pr-5").as_str()))
+            .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!(
+                {"id": 2, "html_url": "https://github.com/org/app/pull/5#c2"}
+            )))
+            .expect(1)
+            .mount(&api)
+            .await;
+    });
+
+    let mut merger = Runner::new();
+    merger.event = serde_json::json!({"pull_request": {"number": 5}});
+    let api_url = api.uri();
+    let mut env = act.to_vec();
+    env.extend([
+        ("GITHUB_API_URL", api_url.as_str()),
+        ("GITHUB_REF", "refs/pull/5/merge"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+    ]);
+    let (output, outputs) = merger.step(
+        "run",
+        &[
+            ("mode", "merge"),
+            ("image", &image),
+            ("platforms", "linux/amd64,linux/arm64"),
+            ("push", "true"),
+            ("comment", "true"),
+            ("github-token", "gh-token-for-test"),
+        ],
+        &env,
+    );
+    let output = output.success();
+    assert!(outputs["tags"].contains(":pr-5"), "{outputs:?}");
+    assert!(!output.stderr.contains("gh-token-for-test"));
+    // Drops the server, which checks the expected call counts.
+    runtime.block_on(async { api.verify().await });
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
