@@ -99,6 +99,19 @@ impl Handoff {
         Ok(dir)
     }
 
+    /// Removes the record folders of this run's hand-off (under act, once merged), keeping
+    /// anything else there (the OCI layout of a run that does not push).
+    pub fn clear_records(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(PREFIX) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+
     /// The records of `expected`, one per platform (newest attempt first), or an error naming
     /// every platform whose record did not arrive.
     pub fn collect(&self, expected: &[Platform]) -> Result<Vec<(PathBuf, Record)>> {

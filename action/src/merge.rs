@@ -19,7 +19,7 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
              linux/amd64,linux/arm64); the merge fails unless exactly these arrived"
         );
     }
-    if !run.publishes() {
+    if !run.publishes() && !run.ctx.act {
         workflow::notice(
             "push is false: the build jobs checked that the image builds; nothing was published",
         );
@@ -105,11 +105,17 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
     if inputs.comment {
         comment_on_pull_request(run, &image, &digest, &full_tags, &rows).await?;
     }
-    if run.ctx.act
-        && let Ok(handoff) = run.handoff()
-    {
+    if run.ctx.act {
         // The records are consumed: a later local run starts clean.
-        let _ = std::fs::remove_dir_all(&handoff.dir);
+        run.handoff()?.clear_records();
+        if let Location::Layout(dir) = &image {
+            tracing::info!(
+                "push is false: the index is in the OCI layout {} (multiarch inspect oci:{}:{})",
+                dir.display(),
+                dir.display(),
+                tag_names[0]
+            );
+        }
     }
     Ok(())
 }

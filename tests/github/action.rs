@@ -254,6 +254,57 @@ fn a_merge_without_every_record_names_the_missing_platforms_and_publishes_nothin
 }
 
 #[test]
+fn under_act_without_push_the_run_is_a_dry_run_into_a_local_layout() {
+    let handoff = tempdir();
+    let act = [
+        ("ACT", "true"),
+        ("MULTIARCH_ACT_HANDOFF", handoff.path().to_str().unwrap()),
+    ];
+    let context = repo_root().join("examples/build");
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let inputs = [
+            ("mode", "build"),
+            ("image", "ghcr.io/org/app"),
+            ("platform", platform),
+            ("context", context.to_str().unwrap()),
+        ];
+        let (output, outputs) = Runner::new().step("run", &inputs, &act);
+        output.success();
+        assert!(outputs["image-ref"].starts_with("oci:"), "{outputs:?}");
+    }
+    let (output, outputs) = Runner::new().step(
+        "run",
+        &[
+            ("mode", "merge"),
+            ("image", "ghcr.io/org/app"),
+            ("platforms", "linux/amd64,linux/arm64"),
+            ("tags", "dev"),
+        ],
+        &act,
+    );
+    output.success();
+    let layout = handoff.path().join("oci");
+    assert_eq!(outputs["tags"], format!("oci:{}:dev", layout.display()));
+    let report = harness::multiarch(&[
+        "inspect",
+        "--format",
+        "json",
+        &format!("oci:{}:dev", layout.display()),
+    ])
+    .run()
+    .success()
+    .stdout;
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert_eq!(report["manifests"].as_array().unwrap().len(), 2, "{report}");
+    // The records were consumed; the layout stays.
+    let left: Vec<String> = std::fs::read_dir(handoff.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["oci"]);
+}
+
+#[test]
 fn record_mode_lets_an_image_built_elsewhere_join() {
     let registry = Registry::start();
     let repo = registry.at("org/app");
