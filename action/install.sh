@@ -13,8 +13,11 @@
 #
 # Environment:
 #   ACTION_PATH        the action's checkout (github.action_path)                      required
-#   ACTION_REPOSITORY  owner/repo of the action (github.action_repository); empty for a
-#                      local `uses: ./`, which skips the release download
+#   ACTION_REPOSITORY  owner/repo of the action (github.action_repository); when empty, read
+#                      from ACTION_PATH (…/_actions/OWNER/REPO/REF); unknown for a local
+#                      `uses: ./`, which skips the release download
+#   ACTION_REF         the ref the action is used at (github.action_ref, else from the path):
+#                      a branch other than a v* tag or a commit SHA skips the release download
 #   GITHUB_SERVER_URL  https://github.com, or a GitHub Enterprise Server; plain http only
 #                      for a loopback host (tests)
 #   RUNNER_OS          Linux | macOS | Windows
@@ -34,6 +37,18 @@ note() { printf 'multiarch install: %s\n' "$*"; }
 
 : "${ACTION_PATH:?ACTION_PATH must name the action checkout}"
 ACTION_REPOSITORY="${ACTION_REPOSITORY:-}"
+ACTION_REF="${ACTION_REF:-}"
+# github.action_repository and action_ref can be empty inside composite actions; the runner
+# checks actions out at …/_actions/OWNER/REPO/REF, so they can be read from the path.
+case "$ACTION_PATH" in
+  */_actions/*/*/*)
+    rest=${ACTION_PATH#*/_actions/}
+    owner=${rest%%/*}; rest=${rest#*/}
+    repo=${rest%%/*}; rest=${rest#*/}
+    [ -n "$ACTION_REPOSITORY" ] || ACTION_REPOSITORY="$owner/$repo"
+    [ -n "$ACTION_REF" ] || ACTION_REF=${rest%%/*}
+    ;;
+esac
 GITHUB_SERVER_URL="${GITHUB_SERVER_URL:-https://github.com}"
 RUNNER_OS="${RUNNER_OS:-Linux}"
 RUNNER_ARCH="${RUNNER_ARCH:-}"
@@ -89,6 +104,17 @@ try_release() {
     skipped="the action's repository is unknown (a local action), so no release to download"
     return
   fi
+  # A release tag (v1, v1.2, v1.2.3) or a commit pin (of a release, as pins normally are) runs
+  # the released binary; a branch (main) may be ahead of the last release, so it is built.
+  case "$ACTION_REF" in
+    '' | v[0-9]* ) ;;
+    *)
+      if ! printf '%s' "$ACTION_REF" | grep -Eq '^[0-9a-f]{40}$'; then
+        skipped="the action is used at $ACTION_REF, which may be ahead of release v$version"
+        return
+      fi
+      ;;
+  esac
   case "$GITHUB_SERVER_URL" in
     https://*) ;;
     http://127.* | http://localhost:* | http://localhost | http://\[::1\]*) ;;

@@ -1,7 +1,7 @@
 //! The GitHub context: the runner's environment variables and the event payload, read once and
 //! turned into the CI-agnostic facts the core's tag rules need.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use multiarch_core::platform::Platform;
@@ -132,7 +132,8 @@ impl Context {
     }
 
     /// When the image was made, for `org.opencontainers.image.created`: `SOURCE_DATE_EPOCH`
-    /// when set (reproducible builds), else the pushed commit's time, else now.
+    /// when set (reproducible builds), else the pushed commit's time (from the push event, or
+    /// from the checkout in `GITHUB_WORKSPACE` for other events), else now.
     pub fn created(&self) -> String {
         if let Some(epoch) = std::env::var("SOURCE_DATE_EPOCH")
             .ok()
@@ -150,11 +151,31 @@ impl Context {
                 .to_utc()
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         }
+        if let Some(seconds) = std::env::var_os("GITHUB_WORKSPACE")
+            .filter(|w| !w.is_empty())
+            .and_then(|workspace| commit_time(Path::new(&workspace)))
+        {
+            return rfc3339(seconds);
+        }
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         rfc3339(i64::try_from(now).unwrap_or(0))
     }
+}
+
+/// The commit time of `HEAD` in the checkout at `dir`, when it is a git checkout.
+fn commit_time(dir: &Path) -> Option<i64> {
+    let output = std::process::Command::new("git")
+        .args(["log", "-1", "--format=%ct", "HEAD"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    String::from_utf8_lossy(&output.stdout).trim().parse().ok()
 }
 
 fn rfc3339(seconds: i64) -> String {

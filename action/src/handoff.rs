@@ -119,25 +119,26 @@ impl Handoff {
         let mut missing = Vec::new();
         for platform in expected {
             let stem = platform.normalized().file_stem();
+            // The newest attempt's folder holds the record; its file is named after the
+            // platform as the image states it (`linux-arm64-v8.json` from buildx, say).
             let newest = (1..=self.attempt)
                 .rev()
-                .map(|attempt| {
-                    self.dir
-                        .join(self.name(&stem, attempt))
-                        .join(format!("{stem}.json"))
-                })
-                .find(|path| path.is_file());
+                .map(|attempt| self.dir.join(self.name(&stem, attempt)))
+                .find(|dir| dir.is_dir());
             match newest {
-                Some(path) => {
-                    let record = Record::read(&path)?;
-                    if !record.platform.matches(platform) {
-                        bail!(
-                            "{} holds the record of {}, expected {platform}",
-                            path.display(),
-                            record.platform
-                        );
+                Some(dir) => {
+                    let records = multiarch_core::record::read_all(std::slice::from_ref(&dir))?;
+                    match records
+                        .into_iter()
+                        .find(|(_, r)| r.platform.matches(platform))
+                    {
+                        Some(found_record) => found.push(found_record),
+                        None => bail!(
+                            "{} holds no record for {platform}; was it uploaded by a build of \
+                             another platform?",
+                            dir.display()
+                        ),
                     }
-                    found.push((path, record));
                 }
                 None => missing.push(platform.to_string()),
             }
@@ -269,6 +270,19 @@ mod tests {
             .map(|(_, r)| r.digest.digest()[..1].to_owned())
             .collect();
         assert_eq!(digests, ["a", "c"]);
+    }
+
+    #[test]
+    fn a_record_named_after_another_spelling_of_the_platform_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        // buildx states arm64 images as linux/arm64/v8: the file is linux-arm64-v8.json.
+        handoff(dir.path(), 1)
+            .put(&record("linux/arm64/v8", 'e'))
+            .unwrap();
+        let got = handoff(dir.path(), 1)
+            .collect(&platforms("linux/arm64"))
+            .unwrap();
+        assert!(got[0].0.ends_with("linux-arm64-v8.json"), "{:?}", got[0].0);
     }
 
     #[test]

@@ -28,13 +28,12 @@ pub use crate::handoff::Handoff;
 pub use crate::inputs::{Inputs, Mode};
 pub use crate::workflow::Files;
 
-/// The step that runs before any artifact is downloaded: masks secrets and tells `action.yml`
-/// what to download (merge mode, on GitHub).
+/// The step that runs before any artifact is downloaded: tells `action.yml` what to download
+/// (merge mode, on GitHub).
 pub fn prepare() -> Result<()> {
     let inputs = Inputs::from_env()?;
     let ctx = Context::from_env()?;
     let files = Files::from_env();
-    mask_secrets(&inputs);
     let download = inputs.mode == Mode::Merge && !ctx.act && inputs.push.unwrap_or(true);
     if download {
         let handoff = Handoff::new(&ctx, inputs.image()?);
@@ -54,12 +53,6 @@ pub async fn run(options: RegistryOptions, progress: &dyn Progress) -> Result<()
     let ctx = Context::from_env()?;
     let files = Files::from_env();
     mask_secrets(&inputs);
-    if inputs.mode == Mode::Plan {
-        let matrix = plan::matrix(&inputs.platforms, &inputs.runners)?;
-        files.set_output("matrix", &matrix.to_string())?;
-        tracing::info!("matrix: {matrix}");
-        return Ok(());
-    }
     let registries = Registries::new(RegistryOptions {
         explicit: credentials(&inputs, &ctx)?,
         ..options
@@ -75,7 +68,7 @@ pub async fn run(options: RegistryOptions, progress: &dyn Progress) -> Result<()
         Mode::Build => build::run(&run).await,
         Mode::Merge => merge::run(&run).await,
         Mode::Record => record::run(&run).await,
-        Mode::Plan => Ok(()),
+        Mode::Plan => plan::run(&run),
     }
 }
 

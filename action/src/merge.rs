@@ -102,8 +102,12 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
         &tag_names,
     ))?;
 
-    if inputs.comment {
-        comment_on_pull_request(run, &image, &digest, &full_tags, &rows).await?;
+    if inputs.comment
+        && let Err(error) = comment_on_pull_request(run, &image, &digest, &full_tags, &rows).await
+    {
+        // The index is published: a comment that cannot be written (a fork's read-only token,
+        // a missing permission) is worth a warning, not a failed run.
+        workflow::warning(&format!("{error:#}"));
     }
     if run.ctx.act {
         // The records are consumed: a later local run starts clean.

@@ -6,6 +6,16 @@ use anyhow::{Result, bail};
 use multiarch_core::platform::Platform;
 use serde_json::{Value, json};
 
+use crate::Run;
+
+/// Outputs the matrix.
+pub fn run(run: &Run<'_>) -> Result<()> {
+    let matrix = matrix(&run.inputs.platforms, &run.inputs.runners)?;
+    run.files.set_output("matrix", &matrix.to_string())?;
+    tracing::info!("matrix: {matrix}");
+    Ok(())
+}
+
 /// The GitHub-hosted runner for a platform, when there is one.
 fn default_runner(platform: &Platform) -> Option<&'static str> {
     match (platform.os.as_str(), platform.architecture.as_str()) {

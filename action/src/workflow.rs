@@ -94,6 +94,10 @@ pub fn error(title: &str, message: &str) {
     );
 }
 
+pub fn warning(message: &str) {
+    println!("::warning::{}", escape_data(message));
+}
+
 pub fn notice(message: &str) {
     println!("::notice::{}", escape_data(message));
 }

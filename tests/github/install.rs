@@ -217,6 +217,30 @@ chmod 755 "$root/bin/multiarch"
     }
 
     fn install(&self, server: &ReleaseServer, runner_arch: &str, source: &str) -> Output {
+        self.install_from(server, runner_arch, source, &repo_root(), REPOSITORY)
+    }
+
+    /// As the runner installs an action used at `OWNER/REPO@REF`: checked out at
+    /// `…/_actions/OWNER/REPO/REF`, with `github.action_repository` empty (as composite actions
+    /// often see it).
+    fn install_at_ref(&self, server: &ReleaseServer, reference: &str) -> Output {
+        let parent = self.dir.path().join("_actions").join(REPOSITORY);
+        std::fs::create_dir_all(&parent).unwrap();
+        let checkout = parent.join(reference);
+        if !checkout.exists() {
+            std::os::unix::fs::symlink(repo_root(), &checkout).unwrap();
+        }
+        self.install_from(server, "X64", "", &checkout, "")
+    }
+
+    fn install_from(
+        &self,
+        server: &ReleaseServer,
+        runner_arch: &str,
+        source: &str,
+        action_path: &Path,
+        repository: &str,
+    ) -> Output {
         let script = repo_root().join("action/install.sh");
         let path =
             std::env::join_paths([self.dir.path().join("bin"), self.dir.path().join("toolbox")])
@@ -225,8 +249,8 @@ chmod 755 "$root/bin/multiarch"
             .env_clear()
             .env("PATH", path)
             .env("HOME", self.dir.path().join("home"))
-            .env("ACTION_PATH", repo_root())
-            .env("ACTION_REPOSITORY", REPOSITORY)
+            .env("ACTION_PATH", action_path)
+            .env("ACTION_REPOSITORY", repository)
             .env("GITHUB_SERVER_URL", server.url())
             .env("RUNNER_OS", "Linux")
             .env("RUNNER_ARCH", runner_arch)
@@ -477,4 +501,31 @@ fn a_build_that_says_another_version_fails() {
         &format!("says 'multiarch 9.9.9', expected 'multiarch {VERSION}'"),
     );
     assert_eq!(job.github_path(), "");
+}
+
+#[test]
+fn the_repository_and_ref_are_read_from_the_action_path_when_github_leaves_them_empty() {
+    // At a release tag: the release of the action's version is downloaded from OWNER/REPO.
+    let server = ReleaseServer::start(release_files("X64", None));
+    let job = Job::new();
+    let output = job.install_at_ref(&server, "v1").success();
+    let asset = format!("multiarch-{}", triple("X64"));
+    assert_eq!(
+        server.requests(),
+        [asset_path(&asset), asset_path(&format!("{asset}.sha256"))],
+        "{}",
+        shown(&output)
+    );
+
+    // At a branch, which may be ahead of the last release: built from source, nothing fetched.
+    let server = ReleaseServer::start(release_files("X64", None));
+    let job = Job::new();
+    job.cargo_on_path(VERSION);
+    let output = job.install_at_ref(&server, "main").success();
+    assert!(server.requests().is_empty(), "{}", shown(&output));
+    assert!(
+        output.stdout.contains("may be ahead of release"),
+        "{}",
+        shown(&output)
+    );
 }
