@@ -9,9 +9,8 @@ use multiarch_core::record::Record;
 use multiarch_core::reference::{ImageRef, Location};
 use multiarch_core::tags;
 
-use crate::summary::{self, Row};
 use crate::workflow::Group;
-use crate::{Run, publish_record};
+use crate::{Run, hand_over};
 
 pub async fn run(run: &Run<'_>) -> Result<()> {
     let inputs = &run.inputs;
@@ -73,22 +72,11 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
     let pinned = ImageRef::pinned(&image, &record.digest);
     tracing::info!("built {platform}: {pinned}");
 
-    publish_record(run, &record)?;
-    run.files.set_output("digest", record.digest.as_ref())?;
-    run.files.set_output("image-ref", &pinned.to_string())?;
-    run.files
-        .set_output("platform", &record.platform.to_string())?;
-    run.files.set_output("tags", "")?;
-
-    let size = summary::image_size(&pinned, run.registries).await;
-    run.files.summary(&summary::table(
+    hand_over(
+        run,
+        &record,
+        &pinned,
         &format!("multiarch: built `{image}` for `{platform}`"),
-        &[Row {
-            platform: record.platform.to_string(),
-            digest: record.digest.to_string(),
-            size,
-        }],
-        &[],
-    ))?;
-    Ok(())
+    )
+    .await
 }

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result};
 use multiarch_core::auth::{Credential, ExplicitCredentials, Secret};
 use multiarch_core::record::Record;
-use multiarch_core::reference::Location;
+use multiarch_core::reference::{ImageRef, Location};
 use multiarch_core::store::{Registries, RegistryOptions};
 use multiarch_core::transfer::Progress;
 
@@ -116,9 +116,35 @@ impl Run<'_> {
     }
 }
 
+/// The end of a build or record step: the record handed over, the step's outputs and the
+/// summary row of the image `pinned` (`REPO@DIGEST`).
+pub(crate) async fn hand_over(
+    run: &Run<'_>,
+    record: &Record,
+    pinned: &ImageRef,
+    heading: &str,
+) -> Result<()> {
+    publish_record(run, record)?;
+    run.files.set_output("digest", record.digest.as_ref())?;
+    run.files.set_output("image-ref", &pinned.to_string())?;
+    run.files
+        .set_output("platform", &record.platform.to_string())?;
+    run.files.set_output("tags", "")?;
+    let size = summary::image_size(pinned, run.registries).await;
+    run.files.summary(&summary::table(
+        heading,
+        &[summary::Row {
+            platform: record.platform.to_string(),
+            digest: record.digest.to_string(),
+            size,
+        }],
+        &[],
+    ))
+}
+
 /// Hands a record to the merge job: an artifact folder on GitHub (uploaded by the next step of
 /// `action.yml`), the local hand-off folder under act.
-pub(crate) fn publish_record(run: &Run<'_>, record: &Record) -> Result<()> {
+fn publish_record(run: &Run<'_>, record: &Record) -> Result<()> {
     let json = serde_json::to_string(record).context("serialising the record")?;
     run.files.set_output("record", &json)?;
     if !run.publishes() && !run.ctx.act {

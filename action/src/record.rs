@@ -5,8 +5,7 @@ use anyhow::{Context as _, Result, bail};
 use multiarch_core::fanin;
 use multiarch_core::reference::ImageRef;
 
-use crate::summary::{self, Row};
-use crate::{Run, publish_record};
+use crate::{Run, hand_over};
 
 pub async fn run(run: &Run<'_>) -> Result<()> {
     let image = run.inputs.image()?.clone();
@@ -44,21 +43,11 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
         ),
     };
     tracing::info!("recorded {} {reference}", record.platform);
-    publish_record(run, &record)?;
-    run.files.set_output("digest", record.digest.as_ref())?;
-    run.files.set_output("image-ref", &reference.to_string())?;
-    run.files
-        .set_output("platform", &record.platform.to_string())?;
-    run.files.set_output("tags", "")?;
-    let size = summary::image_size(&reference, run.registries).await;
-    run.files.summary(&summary::table(
+    hand_over(
+        run,
+        &record,
+        &reference,
         &format!("multiarch: recorded `{image}` for `{}`", record.platform),
-        &[Row {
-            platform: record.platform.to_string(),
-            digest: record.digest.to_string(),
-            size,
-        }],
-        &[],
-    ))?;
-    Ok(())
+    )
+    .await
 }

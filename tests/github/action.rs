@@ -260,16 +260,7 @@ fn under_act_without_push_the_run_is_a_dry_run_into_a_local_layout() {
         ("ACT", "true"),
         ("MULTIARCH_ACT_HANDOFF", handoff.path().to_str().unwrap()),
     ];
-    let context = repo_root().join("examples/build");
-    for platform in ["linux/amd64", "linux/arm64"] {
-        let inputs = [
-            ("mode", "build"),
-            ("image", "ghcr.io/org/app"),
-            ("platform", platform),
-            ("context", context.to_str().unwrap()),
-        ];
-        let (output, outputs) = Runner::new().step("run", &inputs, &act);
-        output.success();
+    for outputs in build_under_act(handoff.path(), "ghcr.io/org/app", "") {
         assert!(outputs["image-ref"].starts_with("oci:"), "{outputs:?}");
     }
     let (output, outputs) = Runner::new().step(
@@ -408,17 +399,7 @@ fn a_pull_request_merge_comments_once_with_the_published_references() {
         ("ACT", "true"),
         ("MULTIARCH_ACT_HANDOFF", handoff.path().to_str().unwrap()),
     ];
-    let context = repo_root().join("examples/build");
-    for platform in ["linux/amd64", "linux/arm64"] {
-        let inputs = [
-            ("mode", "build"),
-            ("image", image.as_str()),
-            ("platform", platform),
-            ("push", "true"),
-            ("context", context.to_str().unwrap()),
-        ];
-        Runner::new().step("run", &inputs, &act).0.success();
-    }
+    build_under_act(handoff.path(), &image, "true");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let api = runtime.block_on(MockServer::start());
@@ -470,6 +451,31 @@ fn a_pull_request_merge_comments_once_with_the_published_references() {
     assert!(!output.stderr.contains("gh-token-for-test"));
     // Drops the server, which checks the expected call counts.
     runtime.block_on(async { api.verify().await });
+}
+
+/// Builds examples/build for amd64 and arm64 as act's build jobs would, handing the records over
+/// in `handoff`; returns each job's outputs.
+fn build_under_act(handoff: &Path, image: &str, push: &str) -> Vec<BTreeMap<String, String>> {
+    let context = repo_root().join("examples/build");
+    let act = [
+        ("ACT", "true"),
+        ("MULTIARCH_ACT_HANDOFF", handoff.to_str().unwrap()),
+    ];
+    ["linux/amd64", "linux/arm64"]
+        .into_iter()
+        .map(|platform| {
+            let inputs = [
+                ("mode", "build"),
+                ("image", image),
+                ("platform", platform),
+                ("push", push),
+                ("context", context.to_str().unwrap()),
+            ];
+            let (output, outputs) = Runner::new().step("run", &inputs, &act);
+            output.success();
+            outputs
+        })
+        .collect()
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
