@@ -301,3 +301,42 @@ fn bearer_tokens_from_a_token_service() {
         "did not let the credentials from --username/--password-stdin pull",
     );
 }
+
+/// A build's first request to the registry is a blob HEAD, which carries no credentials of its
+/// own: the stored ones must be used (basic auth and bearer tokens with push scope alike).
+#[test]
+fn build_pushes_to_registries_that_want_credentials() {
+    for options in [
+        Options {
+            auth: true,
+            ..Options::default()
+        },
+        Options {
+            token: true,
+            ..Options::default()
+        },
+    ] {
+        let registry = Registry::start_with(options);
+        let context = crate::harness::repo_root().join("examples/build");
+        let out = multiarch(&[
+            "build",
+            "--platform",
+            "linux/arm64",
+            "--context",
+            context.to_str().unwrap(),
+            "--push",
+            "--tag",
+            &registry.at("private/built"),
+            "--username",
+            USER,
+        ])
+        .env("MULTIARCH_PASSWORD", PASSWORD)
+        .run()
+        .success();
+        assert!(
+            out.stdout.contains(&registry.at("private/built@sha256:")),
+            "{options:?}: {}",
+            out.stdout
+        );
+    }
+}

@@ -187,6 +187,13 @@ impl Registries {
                 (RegistryAuth::Anonymous, None)
             }
         };
+        // Every later request fetches its token (or sends Basic) from the stored credentials,
+        // whatever it is: without this, an operation that passes no credentials to oci-client
+        // (a blob HEAD, the first request of a push) would go anonymous and get 401.
+        let resolved = oci_client::Reference::with_tag(registry.to_owned(), "_".into(), "_".into())
+            .resolve_registry()
+            .to_owned();
+        client.store_auth_if_needed(&resolved, &auth).await;
         Ok(Arc::new(Host {
             registry: registry.to_owned(),
             client,
