@@ -113,7 +113,7 @@ fn expected_message(
         message.push_str(&format!("; not expected: {}", list(unexpected)));
     }
     message.push_str(
-        " (a build leg failed or its record did not arrive? fix the matrix, or change --expect-platforms)",
+        " (a build leg failed or its record did not arrive? fix the matrix, or change the expected platforms: --expect-platforms, the action's platforms input, the Task's EXPECT_PLATFORMS)",
     );
     message
 }
