@@ -106,6 +106,58 @@ pub enum Command {
     /// the job summary and the record for the hand-off.
     #[command(subcommand, name = "github-action")]
     GithubAction(GithubActionStep),
+    /// The Tekton Tasks' steps (run by the multiarch-build and multiarch-manifest Tasks).
+    ///
+    /// String params arrive as environment variables named like the params (IMAGE, CONTEXT,
+    /// TLSVERIFY, …), workspaces as WORKSPACE_<NAME>_BOUND and WORKSPACE_<NAME>_PATH, result
+    /// files as RESULT_<NAME>; array params as the arguments after their flag.
+    #[command(subcommand)]
+    Tekton(TektonStep),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TektonStep {
+    /// Build one platform's image, push it by digest, write IMAGE_DIGEST, IMAGE_URL, IMAGE_REF
+    /// and RECORD.
+    ///
+    /// Environment: IMAGE (required), CONTEXT, DOCKERFILE, WORKSPACE_SOURCE_PATH, PLATFORM,
+    /// ENGINE, TLSVERIFY, WORKSPACE_DOCKERCONFIG_*, WORKSPACE_SSLCERTDIR_*, RESULT_IMAGE_DIGEST,
+    /// RESULT_IMAGE_URL, RESULT_IMAGE_REF, RESULT_RECORD.
+    Build(TektonBuildArgs),
+    /// Stitch the build Tasks' records into one index and tag it; write IMAGE_DIGEST and
+    /// IMAGE_URL.
+    ///
+    /// Environment: IMAGE (required), TLSVERIFY, WORKSPACE_DOCKERCONFIG_*,
+    /// WORKSPACE_SSLCERTDIR_*, RESULT_IMAGE_DIGEST, RESULT_IMAGE_URL.
+    Manifest(TektonManifestArgs),
+}
+
+// Each flag takes the elements of one array param (`$(params.NAME[*])`): zero or more, up to
+// the next flag (so an element may not start with `-`).
+#[derive(Debug, Args)]
+pub struct TektonBuildArgs {
+    /// BUILD_ARGS: build arguments for ARG.
+    #[arg(long = "build-args", value_name = "KEY=VALUE", num_args = 0..)]
+    pub build_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TektonManifestArgs {
+    /// TAGS: tag names for the index (default: latest).
+    #[arg(long, value_name = "TAG", num_args = 0..)]
+    pub tags: Vec<String>,
+
+    /// RECORDS: the build Tasks' RECORD results, one JSON document each.
+    #[arg(long, value_name = "JSON", num_args = 0..)]
+    pub records: Vec<String>,
+
+    /// EXPECT_PLATFORMS: when given, fail unless the index holds exactly these platforms.
+    #[arg(long, value_name = "OS/ARCH[/VARIANT]", num_args = 0..)]
+    pub expect_platforms: Vec<String>,
+
+    /// ANNOTATIONS: annotations for the index.
+    #[arg(long, value_name = "KEY=VALUE", num_args = 0..)]
+    pub annotations: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -435,6 +487,57 @@ mod tests {
             Cli::try_parse_from(["multiarch", "build", "--push", "--output", "oci:x"]).is_err(),
             "--push needs --tag and excludes --output"
         );
+    }
+
+    fn tekton_manifest(args: &[&str]) -> TektonManifestArgs {
+        let cli = Cli::try_parse_from(["multiarch", "tekton", "manifest"].iter().chain(args))
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let Command::Tekton(TektonStep::Manifest(args)) = cli.command else {
+            panic!("wrong command")
+        };
+        args
+    }
+
+    #[test]
+    fn tekton_array_params_take_zero_or_more_arguments_each() {
+        let args = tekton_manifest(&[
+            "--tags",
+            "--records",
+            "{\"a\": 1}",
+            "{}",
+            "--expect-platforms",
+            "--annotations",
+            "a=-b",
+            "c=--d",
+        ]);
+        assert!(args.tags.is_empty());
+        assert_eq!(args.records, ["{\"a\": 1}", "{}"]);
+        assert!(args.expect_platforms.is_empty());
+        assert_eq!(args.annotations, ["a=-b", "c=--d"]);
+
+        let args = tekton_manifest(&["--tags", "v1", "latest", "--records", "{}"]);
+        assert_eq!(args.tags, ["v1", "latest"]);
+        let args = tekton_manifest(&[]);
+        assert!(args.tags.is_empty() && args.records.is_empty());
+
+        let cli = Cli::try_parse_from(["multiarch", "tekton", "build", "--build-args"]).unwrap();
+        let Command::Tekton(TektonStep::Build(args)) = cli.command else {
+            panic!("wrong command")
+        };
+        assert!(args.build_args.is_empty());
+        let cli = Cli::try_parse_from([
+            "multiarch",
+            "tekton",
+            "build",
+            "--build-args",
+            "A=1",
+            "B=two words",
+        ])
+        .unwrap();
+        let Command::Tekton(TektonStep::Build(args)) = cli.command else {
+            panic!("wrong command")
+        };
+        assert_eq!(args.build_args, ["A=1", "B=two words"]);
     }
 
     #[test]

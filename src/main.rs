@@ -16,7 +16,7 @@ use multiarch_core::fanin::FanInError;
 use multiarch_core::record::RecordError;
 use multiarch_core::store::StoreError;
 
-use crate::cli::{Cli, Command, GithubActionStep, ManifestCommand};
+use crate::cli::{Cli, Command, GithubActionStep, ManifestCommand, TektonStep};
 
 /// An error in what the user asked for, as opposed to a failure while doing it (exit code 2).
 #[derive(Debug)]
@@ -59,6 +59,29 @@ fn main() -> ExitCode {
                 let progress = progress::for_stderr();
                 multiarch_action::run(registries::options(&cli.global), progress.as_ref()).await
             }
+            Command::Tekton(TektonStep::Build(args)) => {
+                let progress = progress::for_stderr();
+                let args = multiarch_tekton::BuildArgs {
+                    build_args: args.build_args.clone(),
+                };
+                multiarch_tekton::build(&args, registries::options(&cli.global), progress.as_ref())
+                    .await
+            }
+            Command::Tekton(TektonStep::Manifest(args)) => {
+                let progress = progress::for_stderr();
+                let args = multiarch_tekton::ManifestArgs {
+                    tags: args.tags.clone(),
+                    records: args.records.clone(),
+                    expect_platforms: args.expect_platforms.clone(),
+                    annotations: args.annotations.clone(),
+                };
+                multiarch_tekton::manifest(
+                    &args,
+                    registries::options(&cli.global),
+                    progress.as_ref(),
+                )
+                .await
+            }
         }
     });
     match result {
@@ -93,6 +116,7 @@ fn message(error: &anyhow::Error) -> String {
 fn is_usage(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<UsageError>()
+            || cause.is::<multiarch_tekton::UsageError>()
             || cause.is::<RecordError>()
             || cause
                 .downcast_ref::<BuildError>()

@@ -1,0 +1,557 @@
+//! The Tasks' params. A step's `env` hands each string param to the binary as an environment
+//! variable named exactly like the param (never spliced into the script); array params, which
+//! `env` cannot carry, arrive as arguments after a section flag (`--build-args`, `--tags`, …),
+//! because Tekton expands `$(params.NAME[*])` in `args` into zero or more whole arguments.
+//! Workspaces arrive as `WORKSPACE_<NAME>_BOUND` and `WORKSPACE_<NAME>_PATH`, results as
+//! `RESULT_<NAME>` holding `$(results.NAME.path)`.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::Result;
+use multiarch_core::build::EngineChoice;
+use multiarch_core::platform::Platform;
+use multiarch_core::record::Record;
+use multiarch_core::reference::Location;
+use multiarch_core::tags;
+
+use crate::results::ResultFile;
+use crate::usage;
+
+/// The array params of `multiarch tekton build`, one entry per argument.
+#[derive(Debug, Clone, Default)]
+pub struct BuildArgs {
+    /// `BUILD_ARGS`: `KEY=VALUE` each.
+    pub build_args: Vec<String>,
+}
+
+/// The array params of `multiarch tekton manifest`, one entry per argument.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestArgs {
+    /// `TAGS`: one tag each (not a full reference). None: `latest`.
+    pub tags: Vec<String>,
+    /// `RECORDS`: one record's JSON each (`$(tasks.build.results.RECORD[*])`).
+    pub records: Vec<String>,
+    /// `EXPECT_PLATFORMS`: none, or exactly the platforms the index must hold.
+    pub expect_platforms: Vec<String>,
+    /// `ANNOTATIONS`: `KEY=VALUE` each, for the index.
+    pub annotations: Vec<String>,
+}
+
+/// What both Tasks share: where the image goes and how to reach its registry.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// `IMAGE`: the repository, without tag or digest.
+    pub image: Location,
+    /// `TLSVERIFY`: false lets the image's registry be reached over plain HTTP.
+    pub tls_verify: bool,
+    /// The `dockerconfig` workspace's path, when it is bound.
+    pub dockerconfig: Option<PathBuf>,
+    /// The `sslcertdir` workspace's path, when it is bound.
+    pub sslcertdir: Option<PathBuf>,
+}
+
+/// Everything `multiarch tekton build` works with.
+#[derive(Debug, Clone)]
+pub struct BuildParams {
+    pub common: Common,
+    /// `CONTEXT` under the `source` workspace.
+    pub context: PathBuf,
+    /// `DOCKERFILE` under the `source` workspace.
+    pub dockerfile: PathBuf,
+    /// `PLATFORM`, by default the node's own.
+    pub platform: Platform,
+    pub engine: EngineChoice,
+    pub build_args: BTreeMap<String, String>,
+    pub image_digest: ResultFile,
+    pub image_url: ResultFile,
+    pub image_ref: ResultFile,
+    pub record: ResultFile,
+}
+
+/// Everything `multiarch tekton manifest` works with.
+#[derive(Debug, Clone)]
+pub struct ManifestParams {
+    pub common: Common,
+    /// Valid tag names, in order, without duplicates; never empty.
+    pub tags: Vec<String>,
+    /// Each record with the name it is reported under (`RECORDS[0]`, …).
+    pub records: Vec<(PathBuf, Record)>,
+    pub expect: Option<Vec<Platform>>,
+    pub annotations: BTreeMap<String, String>,
+    pub image_digest: ResultFile,
+    pub image_url: ResultFile,
+}
+
+/// A string param: trimmed, and `None` when unset or blank (Tekton passes unset optional params
+/// as their default, often "").
+fn param(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    get(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+impl Common {
+    pub fn read(get: &impl Fn(&str) -> Option<String>) -> Result<Common> {
+        let image = param(get, "IMAGE").ok_or_else(|| {
+            usage(
+                "param IMAGE is required: the repository to push to, without tag or digest \
+                 (e.g. registry.example.com/team/app)",
+            )
+        })?;
+        let image = image.parse::<Location>().map_err(|e| {
+            usage(format!(
+                "param IMAGE: expected a repository without tag or digest, such as \
+                 registry.example.com/team/app (tags go in the manifest Task's TAGS): {e}"
+            ))
+        })?;
+        let tls_verify = match param(get, "TLSVERIFY").map(|v| v.to_ascii_lowercase()) {
+            None => true,
+            Some(v) if v == "true" => true,
+            Some(v) if v == "false" => false,
+            Some(v) => {
+                return Err(usage(format!(
+                    "param TLSVERIFY: expected true or false, found {v:?}"
+                )));
+            }
+        };
+        Ok(Common {
+            image,
+            tls_verify,
+            dockerconfig: workspace(get, "dockerconfig")?,
+            sslcertdir: workspace(get, "sslcertdir")?,
+        })
+    }
+}
+
+/// An optional workspace's path when it is bound (`$(workspaces.NAME.bound)` and
+/// `$(workspaces.NAME.path)`).
+fn workspace(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<PathBuf>> {
+    let upper = name.to_ascii_uppercase();
+    let bound_var = format!("WORKSPACE_{upper}_BOUND");
+    let path_var = format!("WORKSPACE_{upper}_PATH");
+    let bound = match param(get, &bound_var).map(|v| v.to_ascii_lowercase()) {
+        None => false,
+        Some(v) if v == "true" => true,
+        Some(v) if v == "false" => false,
+        Some(v) => {
+            return Err(usage(format!(
+                "{bound_var}: expected true or false ($(workspaces.{name}.bound)), found {v:?}"
+            )));
+        }
+    };
+    if !bound {
+        return Ok(None);
+    }
+    let path = param(get, &path_var).ok_or_else(|| {
+        usage(format!(
+            "the {name} workspace is bound but {path_var} is not set: the step must set it to \
+             $(workspaces.{name}.path)"
+        ))
+    })?;
+    Ok(Some(PathBuf::from(path)))
+}
+
+/// `path` under `dir` (an absolute `path` stands alone), without `.` components.
+fn under(dir: &Path, path: &str) -> PathBuf {
+    let joined: PathBuf = dir
+        .join(path)
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect();
+    if joined.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        joined
+    }
+}
+
+/// A result's file (`RESULT_<NAME>`, set to `$(results.NAME.path)`), required.
+fn result(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<ResultFile> {
+    let var = format!("RESULT_{name}");
+    let path = param(get, &var).ok_or_else(|| {
+        usage(format!(
+            "{var} is not set: the step must set it to $(results.{name}.path), where the \
+             {name} result is written"
+        ))
+    })?;
+    Ok(ResultFile {
+        name,
+        path: PathBuf::from(path),
+    })
+}
+
+impl BuildParams {
+    /// Reads the params through `get` (environment variable name → value), so tests need no
+    /// environment.
+    pub fn read(get: impl Fn(&str) -> Option<String>, args: &BuildArgs) -> Result<BuildParams> {
+        let common = Common::read(&get)?;
+        let source =
+            PathBuf::from(param(&get, "WORKSPACE_SOURCE_PATH").unwrap_or_else(|| ".".into()));
+        // Both relative to the source workspace, like the catalog's buildah Task (an absolute
+        // path replaces it).
+        let context = under(
+            &source,
+            &param(&get, "CONTEXT").unwrap_or_else(|| ".".into()),
+        );
+        let dockerfile = under(
+            &source,
+            &param(&get, "DOCKERFILE").unwrap_or_else(|| "./Dockerfile".into()),
+        );
+        let platform = match param(&get, "PLATFORM") {
+            Some(v) => v.parse::<Platform>().map_err(|e| {
+                usage(format!(
+                    "param PLATFORM: {v:?} is not a platform such as linux/arm64: {e}"
+                ))
+            })?,
+            None => Platform::host(),
+        };
+        let engine = match param(&get, "ENGINE").as_deref().unwrap_or("native") {
+            "auto" => EngineChoice::Auto,
+            "native" => EngineChoice::Native,
+            "buildah" => EngineChoice::Buildah,
+            "podman" => EngineChoice::Podman,
+            "docker" => EngineChoice::Docker,
+            other => {
+                return Err(usage(format!(
+                    "param ENGINE: expected auto, native, buildah, podman or docker, found {other:?}"
+                )));
+            }
+        };
+        Ok(BuildParams {
+            common,
+            context,
+            dockerfile,
+            platform,
+            engine,
+            build_args: pairs("BUILD_ARGS", &args.build_args)?,
+            image_digest: result(&get, "IMAGE_DIGEST")?,
+            image_url: result(&get, "IMAGE_URL")?,
+            image_ref: result(&get, "IMAGE_REF")?,
+            record: result(&get, "RECORD")?,
+        })
+    }
+}
+
+impl ManifestParams {
+    /// Reads the params through `get` (environment variable name → value).
+    pub fn read(
+        get: impl Fn(&str) -> Option<String>,
+        args: &ManifestArgs,
+    ) -> Result<ManifestParams> {
+        let common = Common::read(&get)?;
+        let mut tags: Vec<String> = Vec::new();
+        for (i, tag) in args.tags.iter().enumerate() {
+            let tag = tag.trim();
+            if !tags::is_valid_tag(tag) {
+                return Err(usage(format!(
+                    "param TAGS[{i}]: {tag:?} is not a valid tag: expected 1 to 128 letters, \
+                     digits, `_`, `.` or `-`, not starting with `.` or `-` (a tag name, not a \
+                     full reference)"
+                )));
+            }
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_owned());
+            }
+        }
+        if tags.is_empty() {
+            tags.push("latest".to_owned());
+        }
+        if args.records.is_empty() {
+            return Err(usage(
+                "param RECORDS is empty: pass the build Tasks' records, e.g. \
+                 $(tasks.build.results.RECORD[*])",
+            ));
+        }
+        let mut records = Vec::with_capacity(args.records.len());
+        for (i, json) in args.records.iter().enumerate() {
+            let origin = PathBuf::from(format!("RECORDS[{i}]"));
+            if json.trim().is_empty() {
+                return Err(usage(format!(
+                    "param {}: the record is empty; did its build leg write its RECORD result?",
+                    origin.display()
+                )));
+            }
+            let record = Record::parse(json.trim().as_bytes(), Path::new(&origin))?;
+            records.push((origin, record));
+        }
+        let mut expect = Vec::new();
+        for (i, list) in args.expect_platforms.iter().enumerate() {
+            let platforms = Platform::parse_list(list).map_err(|e| {
+                usage(format!(
+                    "param EXPECT_PLATFORMS[{i}]: {list:?} is not a platform such as \
+                     linux/arm64: {e}"
+                ))
+            })?;
+            expect.extend(platforms);
+        }
+        Ok(ManifestParams {
+            common,
+            tags,
+            records,
+            expect: (!expect.is_empty()).then_some(expect),
+            annotations: pairs("ANNOTATIONS", &args.annotations)?,
+            image_digest: result(&get, "IMAGE_DIGEST")?,
+            image_url: result(&get, "IMAGE_URL")?,
+        })
+    }
+}
+
+/// `KEY=VALUE` entries, one per array element (the value is kept as is, `=` and all).
+fn pairs(param: &str, entries: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let Some((key, value)) = entry
+            .split_once('=')
+            .filter(|(key, _)| !key.trim().is_empty())
+        else {
+            return Err(usage(format!(
+                "param {param}[{i}]: expected KEY=VALUE, found {entry:?}"
+            )));
+        };
+        map.insert(key.trim().to_owned(), value.to_owned());
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment of `pairs`, with the four result variables unless `pairs` names them.
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let mut map: BTreeMap<String, String> =
+            ["IMAGE_DIGEST", "IMAGE_URL", "IMAGE_REF", "RECORD"]
+                .iter()
+                .map(|n| (format!("RESULT_{n}"), format!("/tekton/results/{n}")))
+                .collect();
+        map.insert("IMAGE".into(), "registry.example.com/team/app".into());
+        for (k, v) in pairs {
+            map.insert((*k).to_owned(), (*v).to_owned());
+        }
+        move |name| map.get(name).cloned()
+    }
+
+    fn build(pairs: &[(&str, &str)], build_args: &[&str]) -> Result<BuildParams> {
+        let args = BuildArgs {
+            build_args: build_args.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        BuildParams::read(env(pairs), &args)
+    }
+
+    fn error(result: Result<impl std::fmt::Debug>) -> String {
+        let error = result.expect_err("an error");
+        assert!(
+            error.chain().any(|c| c.is::<crate::UsageError>())
+                || error
+                    .chain()
+                    .any(|c| c.is::<multiarch_core::record::RecordError>()),
+            "a usage error: {error:#}"
+        );
+        format!("{error:#}")
+    }
+
+    #[test]
+    fn build_defaults() {
+        let p = build(&[], &[]).unwrap();
+        assert_eq!(p.common.image.to_string(), "registry.example.com/team/app");
+        assert!(p.common.tls_verify);
+        assert_eq!(p.common.dockerconfig, None);
+        assert_eq!(p.common.sslcertdir, None);
+        assert_eq!(p.context, PathBuf::from("."));
+        assert_eq!(p.dockerfile, PathBuf::from("Dockerfile"));
+        assert_eq!(p.platform, Platform::host());
+        assert_eq!(p.engine, EngineChoice::Native);
+        assert!(p.build_args.is_empty());
+        assert_eq!(p.record.name, "RECORD");
+        assert_eq!(p.record.path, PathBuf::from("/tekton/results/RECORD"));
+    }
+
+    #[test]
+    fn build_params_as_given() {
+        let p = build(
+            &[
+                ("WORKSPACE_SOURCE_PATH", "/workspace/source"),
+                ("CONTEXT", "app"),
+                ("DOCKERFILE", "/elsewhere/Containerfile"),
+                ("PLATFORM", "linux/arm/v7"),
+                ("ENGINE", "buildah"),
+                ("TLSVERIFY", "false"),
+                ("WORKSPACE_DOCKERCONFIG_BOUND", "true"),
+                ("WORKSPACE_DOCKERCONFIG_PATH", "/workspace/dockerconfig"),
+                ("WORKSPACE_SSLCERTDIR_BOUND", "false"),
+                ("WORKSPACE_SSLCERTDIR_PATH", "/workspace/sslcertdir"),
+            ],
+            &["A=1", "B=x=y", "C="],
+        )
+        .unwrap();
+        assert_eq!(p.context, PathBuf::from("/workspace/source/app"));
+        assert_eq!(p.dockerfile, PathBuf::from("/elsewhere/Containerfile"));
+        assert_eq!(p.platform.to_string(), "linux/arm/v7");
+        assert_eq!(p.engine, EngineChoice::Buildah);
+        assert!(!p.common.tls_verify);
+        assert_eq!(
+            p.common.dockerconfig,
+            Some(PathBuf::from("/workspace/dockerconfig"))
+        );
+        assert_eq!(p.common.sslcertdir, None, "not bound");
+        assert_eq!(p.build_args["B"], "x=y");
+        assert_eq!(p.build_args["C"], "");
+    }
+
+    #[test]
+    fn paths_are_under_the_source_workspace() {
+        let source = Path::new("/workspace/source");
+        assert_eq!(under(source, "."), PathBuf::from("/workspace/source"));
+        assert_eq!(
+            under(source, "./app/./Dockerfile"),
+            PathBuf::from("/workspace/source/app/Dockerfile")
+        );
+        assert_eq!(under(source, "/abs/ctx"), PathBuf::from("/abs/ctx"));
+        assert_eq!(
+            under(Path::new("."), "./Dockerfile"),
+            PathBuf::from("Dockerfile")
+        );
+        assert_eq!(under(Path::new("src"), "../x"), PathBuf::from("src/../x"));
+    }
+
+    #[test]
+    fn image_names_are_taken_exactly() {
+        let msg = error(build(&[("IMAGE", "registry.example.com/Team/App")], &[]));
+        assert!(msg.contains("lowercase"), "{msg}");
+        let msg = error(build(
+            &[("IMAGE", "registry.example.com/team/app:1.0")],
+            &[],
+        ));
+        assert!(msg.contains("without tag or digest"), "{msg}");
+        let msg = error(build(
+            &[(
+                "IMAGE",
+                "registry.example.com/team/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            )],
+            &[],
+        ));
+        assert!(msg.contains("without tag or digest"), "{msg}");
+        let msg = error(build(&[("IMAGE", " ")], &[]));
+        assert!(msg.contains("param IMAGE is required"), "{msg}");
+    }
+
+    #[test]
+    fn bad_build_params_say_what_was_expected() {
+        let e = |pairs: &[(&str, &str)]| error(build(pairs, &[]));
+        assert!(e(&[("ENGINE", "kaniko")]).contains("expected auto, native"));
+        assert!(e(&[("TLSVERIFY", "maybe")]).contains("TLSVERIFY: expected true or false"));
+        assert!(e(&[("PLATFORM", "linux/")]).contains("param PLATFORM"));
+        assert!(
+            e(&[("WORKSPACE_SSLCERTDIR_BOUND", "true")])
+                .contains("WORKSPACE_SSLCERTDIR_PATH is not set")
+        );
+        assert!(e(&[("RESULT_RECORD", "")]).contains("RESULT_RECORD is not set"));
+        let msg = error(build(&[], &["A=1", "NOVALUE"]));
+        assert!(
+            msg.contains("param BUILD_ARGS[1]: expected KEY=VALUE"),
+            "{msg}"
+        );
+        assert!(error(build(&[], &["=x"])).contains("BUILD_ARGS[0]"));
+    }
+
+    fn record_json(platform: &str) -> String {
+        format!(
+            r#"{{"schema":"multiarch.record.v1","image":"registry.example.com/team/app","digest":"sha256:{}","mediaType":"application/vnd.oci.image.manifest.v1+json","size":500,"platform":{{"os":"linux","architecture":"{platform}"}}}}"#,
+            "a".repeat(64)
+        )
+    }
+
+    fn manifest(args: ManifestArgs) -> Result<ManifestParams> {
+        ManifestParams::read(env(&[]), &args)
+    }
+
+    #[test]
+    fn manifest_params() {
+        let p = manifest(ManifestArgs {
+            tags: vec!["v1".into(), "latest".into(), "v1".into()],
+            records: vec![
+                record_json("amd64"),
+                format!("\n{}\n", record_json("arm64")),
+            ],
+            expect_platforms: vec!["linux/amd64".into(), "linux/arm64".into()],
+            annotations: vec!["org.opencontainers.image.source=https://x/y?a=b".into()],
+        })
+        .unwrap();
+        assert_eq!(p.tags, ["v1", "latest"]);
+        assert_eq!(p.records.len(), 2);
+        assert_eq!(p.records[1].0, PathBuf::from("RECORDS[1]"));
+        assert_eq!(p.records[1].1.platform.to_string(), "linux/arm64");
+        assert_eq!(p.expect.as_ref().map(Vec::len), Some(2));
+        assert_eq!(
+            p.annotations["org.opencontainers.image.source"],
+            "https://x/y?a=b"
+        );
+    }
+
+    #[test]
+    fn manifest_defaults() {
+        let p = manifest(ManifestArgs {
+            records: vec![record_json("amd64")],
+            ..ManifestArgs::default()
+        })
+        .unwrap();
+        assert_eq!(p.tags, ["latest"]);
+        assert_eq!(p.expect, None, "an empty EXPECT_PLATFORMS checks nothing");
+        assert!(p.annotations.is_empty());
+    }
+
+    #[test]
+    fn bad_manifest_params_say_what_was_expected() {
+        let one = || vec![record_json("amd64")];
+        let msg = error(manifest(ManifestArgs::default()));
+        assert!(msg.contains("param RECORDS is empty"), "{msg}");
+        for bad in [
+            "",
+            "v1:latest",
+            ".hidden",
+            "registry.example.com/team/app:v1",
+        ] {
+            let msg = error(manifest(ManifestArgs {
+                tags: vec!["ok".into(), bad.into()],
+                records: one(),
+                ..ManifestArgs::default()
+            }));
+            assert!(
+                msg.contains("param TAGS[1]") && msg.contains("not a valid tag"),
+                "{msg}"
+            );
+        }
+        let msg = error(manifest(ManifestArgs {
+            tags: vec!["x".repeat(129)],
+            records: one(),
+            ..ManifestArgs::default()
+        }));
+        assert!(msg.contains("TAGS[0]"), "{msg}");
+        let msg = error(manifest(ManifestArgs {
+            annotations: vec!["a=b".into(), "no-equals-sign".into()],
+            records: one(),
+            ..ManifestArgs::default()
+        }));
+        assert!(
+            msg.contains("param ANNOTATIONS[1]: expected KEY=VALUE"),
+            "{msg}"
+        );
+        let msg = error(manifest(ManifestArgs {
+            records: vec![record_json("amd64"), "{\"schema\":\"x\"}".into()],
+            ..ManifestArgs::default()
+        }));
+        assert!(msg.contains("RECORDS[1]"), "{msg}");
+        let msg = error(manifest(ManifestArgs {
+            records: vec![" ".into()],
+            ..ManifestArgs::default()
+        }));
+        assert!(msg.contains("RECORDS[0]: the record is empty"), "{msg}");
+        let msg = error(manifest(ManifestArgs {
+            records: one(),
+            expect_platforms: vec!["linux/".into()],
+            ..ManifestArgs::default()
+        }));
+        assert!(msg.contains("EXPECT_PLATFORMS[0]"), "{msg}");
+    }
+}
