@@ -15,4 +15,5 @@ mod github;
 mod inspect;
 mod interop;
 mod layout;
+mod tekton;
 mod tutorial;
