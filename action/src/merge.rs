@@ -41,11 +41,7 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
     annotations.extend(inputs.annotations.clone());
     let targets: Vec<ImageRef> = tag_names
         .iter()
-        .map(|tag| ImageRef {
-            location: image.clone(),
-            tag: Some(tag.clone()),
-            digest: None,
-        })
+        .map(|tag| ImageRef::tagged(&image, tag))
         .collect();
     let request = Request {
         tags: targets.clone(),

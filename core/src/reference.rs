@@ -116,6 +116,15 @@ impl ImageRef {
         }
     }
 
+    /// `location` at `tag` (`REPO:TAG`).
+    pub fn tagged(location: &Location, tag: &str) -> ImageRef {
+        ImageRef {
+            location: location.clone(),
+            tag: Some(tag.to_owned()),
+            digest: None,
+        }
+    }
+
     /// The same location pinned to `digest` (`REPO@sha256:…`), without a tag.
     pub fn pinned(location: &Location, digest: &Digest) -> ImageRef {
         ImageRef {

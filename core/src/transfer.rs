@@ -54,6 +54,30 @@ pub struct TransferStats {
     pub bytes_copied: u64,
 }
 
+impl TransferStats {
+    /// The blob line the commands log: `blobs: 2 uploaded (1234 bytes), 1 mounted, 3 already
+    /// present`, preceded by the manifests copied when there were any.
+    pub fn summary(&self) -> String {
+        let blobs = format!(
+            "blobs: {} uploaded ({} bytes), {} mounted, {} already present",
+            self.blobs_copied, self.bytes_copied, self.blobs_mounted, self.blobs_present
+        );
+        if self.manifests_written > 0 {
+            format!(
+                "{} manifest(s) copied into place; {blobs}",
+                self.manifests_written
+            )
+        } else {
+            blobs
+        }
+    }
+
+    /// Whether any blob or manifest was looked at (a dry run or a cached no-op looks at none).
+    pub fn is_empty(&self) -> bool {
+        *self == TransferStats::default()
+    }
+}
+
 impl std::ops::AddAssign for TransferStats {
     fn add_assign(&mut self, other: Self) {
         self.manifests_written += other.manifests_written;

@@ -23,15 +23,8 @@ pub async fn run(global: &GlobalArgs, args: &BuildArgs) -> Result<()> {
         .await
         .with_context(|| format!("building {}", request.dockerfile.display()))?;
 
-    let stats = outcome.transfers;
-    if stats.blobs_copied + stats.blobs_mounted + stats.blobs_present > 0 {
-        tracing::info!(
-            "blobs: {} uploaded ({} bytes), {} mounted, {} already present",
-            stats.blobs_copied,
-            stats.bytes_copied,
-            stats.blobs_mounted,
-            stats.blobs_present
-        );
+    if !outcome.transfers.is_empty() {
+        tracing::info!("{}", outcome.transfers.summary());
     }
     for record in &outcome.records {
         tracing::info!("wrote record {}", record.display());

@@ -33,15 +33,8 @@ pub async fn run(global: &GlobalArgs, args: &ManifestPushArgs) -> Result<()> {
         .await
         .with_context(|| format!("publishing {}", args.tags[0]))?;
 
-    let stats = outcome.transfers;
-    if stats.manifests_written > 0 {
-        tracing::info!(
-            "children copied into place: {} manifest(s); blobs: {} copied, {} mounted, {} already present",
-            stats.manifests_written,
-            stats.blobs_copied,
-            stats.blobs_mounted,
-            stats.blobs_present
-        );
+    if outcome.transfers.manifests_written > 0 {
+        tracing::info!("{}", outcome.transfers.summary());
     }
     if args.dry_run {
         for published in &outcome.published {

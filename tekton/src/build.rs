@@ -75,14 +75,7 @@ pub async fn run(
                 params.platform
             )
         })?;
-    let stats = outcome.transfers;
-    tracing::info!(
-        "blobs: {} uploaded ({} bytes), {} mounted, {} already present",
-        stats.blobs_copied,
-        stats.bytes_copied,
-        stats.blobs_mounted,
-        stats.blobs_present
-    );
+    tracing::info!("{}", outcome.transfers.summary());
     let record_path = outcome
         .records
         .first()

@@ -41,11 +41,7 @@ pub async fn run(
     let targets: Vec<ImageRef> = params
         .tags
         .iter()
-        .map(|tag| ImageRef {
-            location: image.clone(),
-            tag: Some(tag.clone()),
-            digest: None,
-        })
+        .map(|tag| ImageRef::tagged(image, tag))
         .collect();
     let request = Request {
         tags: targets.clone(),
@@ -65,15 +61,8 @@ pub async fn run(
     let outcome = fanin::run(&request, &registries, progress)
         .await
         .with_context(|| format!("publishing {}", targets[0]))?;
-    let stats = outcome.transfers;
-    if stats.manifests_written > 0 {
-        tracing::info!(
-            "children copied into place: {} manifest(s); blobs: {} copied, {} mounted, {} already present",
-            stats.manifests_written,
-            stats.blobs_copied,
-            stats.blobs_mounted,
-            stats.blobs_present
-        );
+    if outcome.transfers.manifests_written > 0 {
+        tracing::info!("{}", outcome.transfers.summary());
     }
     let pinned = ImageRef::pinned(image, &outcome.manifest.digest);
     for published in &outcome.published {

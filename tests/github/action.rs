@@ -193,7 +193,7 @@ fn build_jobs_hand_records_to_the_merge_through_artifacts() {
         index["annotations"]["org.opencontainers.image.source"],
         "https://github.com/org/app"
     );
-    let digest = format!("sha256:{}", sha256_hex(raw.as_bytes()));
+    let digest = fixtures::sha256(raw.as_bytes());
     assert_eq!(outputs["digest"], digest);
     let summary = std::fs::read_to_string(merger.path("summary.md")).unwrap();
     assert!(
@@ -476,9 +476,4 @@ fn build_under_act(handoff: &Path, image: &str, push: &str) -> Vec<BTreeMap<Stri
             outputs
         })
         .collect()
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
 }

@@ -20,7 +20,8 @@ pub struct Written {
     pub platform: Option<String>,
 }
 
-fn sha256(bytes: &[u8]) -> String {
+/// `sha256:HEX` of `bytes`.
+pub fn sha256(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 

@@ -7,11 +7,6 @@ use super::runner::{Param, PipelineRun, Runner};
 use super::tasks::{example_source, params, s, workspaces};
 use crate::harness::{Registry, registry_index, skopeo_raw};
 
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
-
 /// The architectures of the index at `reference`, checked against the OCI schema, and its raw
 /// bytes' digest.
 fn index_at(reference: &str) -> (Vec<String>, String) {
@@ -25,7 +20,10 @@ fn index_at(reference: &str) -> (Vec<String>, String) {
             m["platform"]["architecture"].as_str().unwrap().to_owned()
         })
         .collect();
-    (architectures, sha256(skopeo_raw(reference).as_bytes()))
+    (
+        architectures,
+        crate::harness::fixtures::sha256(skopeo_raw(reference).as_bytes()),
+    )
 }
 
 #[test]

@@ -81,11 +81,6 @@ pub fn checked_record(outcome: &TaskRunOutcome, image: &str) -> serde_json::Valu
     parsed
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
-
 #[test]
 fn build_pushes_by_digest_and_its_record_fits_a_result() {
     let registry = Registry::start();
@@ -111,7 +106,7 @@ fn build_pushes_by_digest_and_its_record_fits_a_result() {
     // The manifest is in the registry under its digest, and no tag was written.
     let digest = record["digest"].as_str().unwrap();
     let raw = skopeo_raw(&format!("{image}@{digest}"));
-    assert_eq!(sha256(raw.as_bytes()), digest);
+    assert_eq!(crate::harness::fixtures::sha256(raw.as_bytes()), digest);
     let tag_writes: Vec<_> = registry
         .writes_since(0)
         .into_iter()
