@@ -84,16 +84,11 @@ impl Inputs {
                 .with_context(|| format!("input platforms: {list:?}"))?,
             None => Vec::new(),
         };
-        let engine = match input("engine").as_deref().unwrap_or("auto") {
-            "auto" => EngineChoice::Auto,
-            "native" => EngineChoice::Native,
-            "buildah" => EngineChoice::Buildah,
-            "podman" => EngineChoice::Podman,
-            "docker" => EngineChoice::Docker,
-            other => bail!(
-                "input engine: expected auto, native, buildah, podman or docker, found {other:?}"
-            ),
-        };
+        let engine = input("engine")
+            .as_deref()
+            .unwrap_or("auto")
+            .parse::<EngineChoice>()
+            .context("input engine")?;
         Ok(Inputs {
             mode,
             image,

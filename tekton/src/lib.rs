@@ -16,8 +16,8 @@ use anyhow::Result;
 use multiarch_core::store::RegistryOptions;
 use multiarch_core::transfer::Progress;
 
-pub use crate::params::{BuildArgs, BuildParams, Common, ManifestArgs, ManifestParams};
-pub use crate::results::{LIMIT_ENV, ResultFile};
+pub use crate::params::{BuildArgs, ManifestArgs};
+use crate::params::{BuildParams, ManifestParams};
 
 /// A mistake in the Task's params, workspaces or step definition, as opposed to a failure while
 /// building or publishing (the binary exits with 2 for these).

@@ -199,25 +199,19 @@ impl BuildParams {
             &param(&get, "DOCKERFILE").unwrap_or_else(|| "./Dockerfile".into()),
         );
         let platform = match param(&get, "PLATFORM") {
-            Some(v) => v.parse::<Platform>().map_err(|e| {
+            Some(v) => platform_param(&v).map_err(|e| {
                 usage(format!(
-                    "param PLATFORM: {v:?} is not a platform such as linux/arm64: {e}"
+                    "param PLATFORM: {v:?} is not a platform such as linux/arm64 (or a node's \
+                     architecture, arm64): {e}"
                 ))
             })?,
             None => Platform::host(),
         };
-        let engine = match param(&get, "ENGINE").as_deref().unwrap_or("native") {
-            "auto" => EngineChoice::Auto,
-            "native" => EngineChoice::Native,
-            "buildah" => EngineChoice::Buildah,
-            "podman" => EngineChoice::Podman,
-            "docker" => EngineChoice::Docker,
-            other => {
-                return Err(usage(format!(
-                    "param ENGINE: expected auto, native, buildah, podman or docker, found {other:?}"
-                )));
-            }
-        };
+        let engine = param(&get, "ENGINE")
+            .as_deref()
+            .unwrap_or("native")
+            .parse::<EngineChoice>()
+            .map_err(|e| usage(format!("param ENGINE: {e}")))?;
         Ok(BuildParams {
             common,
             context,
@@ -277,7 +271,7 @@ impl ManifestParams {
         }
         let mut expect = Vec::new();
         for (i, list) in args.expect_platforms.iter().enumerate() {
-            let platforms = Platform::parse_list(list).map_err(|e| {
+            let platforms = platform_list(list).map_err(|e| {
                 usage(format!(
                     "param EXPECT_PLATFORMS[{i}]: {list:?} is not a platform such as \
                      linux/arm64: {e}"
@@ -312,6 +306,31 @@ fn pairs(param: &str, entries: &[String]) -> Result<BTreeMap<String, String>> {
         map.insert(key.trim().to_owned(), value.to_owned());
     }
     Ok(map)
+}
+
+/// A platform param: `OS/ARCH[/VARIANT]`, or a bare architecture as nodes label themselves
+/// (`kubernetes.io/arch`: `amd64`, `arm64`, `arm`, `s390x`, `ppc64le`) meaning Linux, so one
+/// matrix value can both name the platform and place the leg on a node of it.
+fn platform_param(value: &str) -> Result<Platform, multiarch_core::platform::PlatformError> {
+    let value = value.trim();
+    if value.contains('/') {
+        value.parse()
+    } else {
+        Ok(format!("linux/{value}").parse::<Platform>()?.normalized())
+    }
+}
+
+/// Platforms separated by commas or whitespace, each as [`platform_param`] reads it.
+fn platform_list(list: &str) -> Result<Vec<Platform>, multiarch_core::platform::PlatformError> {
+    let platforms = list
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(platform_param)
+        .collect::<Result<Vec<_>, _>>()?;
+    if platforms.is_empty() {
+        return Err(multiarch_core::platform::PlatformError::EmptyList);
+    }
+    Ok(platforms)
 }
 
 #[cfg(test)]
@@ -434,6 +453,18 @@ mod tests {
         assert!(msg.contains("without tag or digest"), "{msg}");
         let msg = error(build(&[("IMAGE", " ")], &[]));
         assert!(msg.contains("param IMAGE is required"), "{msg}");
+    }
+
+    #[test]
+    fn a_bare_architecture_is_a_linux_platform() {
+        assert_eq!(platform_param("arm64").unwrap().to_string(), "linux/arm64");
+        assert_eq!(platform_param("arm").unwrap().to_string(), "linux/arm/v7");
+        assert_eq!(
+            platform_param("linux/s390x").unwrap().to_string(),
+            "linux/s390x"
+        );
+        assert_eq!(platform_list("amd64, linux/ppc64le").unwrap().len(), 2);
+        assert!(platform_param("Arm64!").is_err());
     }
 
     #[test]

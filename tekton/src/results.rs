@@ -7,6 +7,7 @@
 //! temporary file in the same directory, renamed over the result's path).
 
 use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
@@ -96,7 +97,12 @@ pub fn write(results: &[(&ResultFile, String)], limit: usize) -> Result<()> {
                 file.name
             )
         })?;
+        // Readable by Tekton's results sidecar, which need not run as the step's user.
         temp.write_all(value.as_bytes())
+            .and_then(|()| {
+                temp.as_file()
+                    .set_permissions(std::fs::Permissions::from_mode(0o644))
+            })
             .and_then(|()| temp.as_file().sync_all())
             .with_context(|| format!("writing the {} result", file.name))?;
         staged.push((file, temp));
@@ -221,6 +227,15 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "no temporary files left: {names:?}");
+        let mode = std::fs::metadata(&digest.path)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o777,
+            0o644,
+            "readable by a results sidecar of another user"
+        );
     }
 
     #[test]

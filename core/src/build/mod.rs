@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 pub use self::compress::Compression;
 pub use self::environment::{default_cache_dir, source_date_epoch};
-pub use self::plan::{Engine, EngineChoice};
+pub use self::plan::{Engine, EngineChoice, UnknownEngine};
 use crate::dockerfile::{self, Dockerfile};
 use crate::fanin::FanInError;
 use crate::manifest::{Descriptor, RawManifest};

@@ -21,6 +21,31 @@ pub enum EngineChoice {
     Docker,
 }
 
+/// An engine name that is none of `auto`, `native`, `buildah`, `podman`, `docker`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected auto, native, buildah, podman or docker, found {found:?}")]
+pub struct UnknownEngine {
+    pub found: String,
+}
+
+impl std::str::FromStr for EngineChoice {
+    type Err = UnknownEngine;
+
+    /// The engine names of `--engine`, the action's `engine` input and the Task's `ENGINE`.
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name.trim() {
+            "auto" => Ok(EngineChoice::Auto),
+            "native" => Ok(EngineChoice::Native),
+            "buildah" => Ok(EngineChoice::Buildah),
+            "podman" => Ok(EngineChoice::Podman),
+            "docker" => Ok(EngineChoice::Docker),
+            other => Err(UnknownEngine {
+                found: other.to_owned(),
+            }),
+        }
+    }
+}
+
 /// The engine that builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
