@@ -33,9 +33,44 @@ fn tekton_lint(dir: &std::path::Path, files: &[String]) -> (Output, Vec<serde_js
     (output, findings)
 }
 
+/// The param names the Tasks and Pipeline are specified with (the catalog's image-build names,
+/// which users already pass): `prefer-kebab-case` findings on these, and only these, are let
+/// through.
+const SPECIFIED_NAMES: &[&str] = &[
+    "IMAGE",
+    "CONTEXT",
+    "DOCKERFILE",
+    "PLATFORM",
+    "PLATFORMS",
+    "BUILD_ARGS",
+    "ENGINE",
+    "TLSVERIFY",
+    "TAGS",
+    "RECORDS",
+    "EXPECT_PLATFORMS",
+    "ANNOTATIONS",
+    "MULTIARCH_IMAGE",
+    "IMAGE_DIGEST",
+    "IMAGE_URL",
+    "IMAGE_REF",
+    "RECORD",
+];
+
+/// Whether a finding is `prefer-kebab-case` about one of [`SPECIFIED_NAMES`]
+/// (`Invalid name for 'BUILD_ARGS[*]' at …`).
+fn is_specified_name(finding: &serde_json::Value) -> bool {
+    finding["rule"] == "prefer-kebab-case"
+        && finding["message"]
+            .as_str()
+            .and_then(|m| m.strip_prefix("Invalid name for '"))
+            .and_then(|rest| rest.split('\'').next())
+            .is_some_and(|name| SPECIFIED_NAMES.contains(&name.trim_end_matches("[*]")))
+}
+
 #[test]
 fn tekton_lint_finds_nothing() {
-    let (output, findings) = tekton_lint(&repo_root(), &super::yaml_files());
+    let (output, mut findings) = tekton_lint(&repo_root(), &super::yaml_files());
+    findings.retain(|finding| !is_specified_name(finding));
     assert!(
         findings.is_empty() && output.code == 0,
         "tekton-lint reported (exit code {}):\n{}\n{}",
@@ -70,7 +105,15 @@ fn tekton_lint_is_awake() {
     let (_, findings) = tekton_lint(dir.path(), &files);
     let rules: Vec<&str> = findings
         .iter()
+        .filter(|finding| !is_specified_name(finding))
         .filter_map(|finding| finding["rule"].as_str())
         .collect();
     assert_eq!(rules, ["no-undefined-param"], "{findings:#?}");
+    // The kebab-case rule is on: it reports the specified names, which alone are let through.
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "prefer-kebab-case" && is_specified_name(f)),
+        "{findings:#?}"
+    );
 }
