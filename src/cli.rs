@@ -113,6 +113,34 @@ pub enum Command {
     /// files as RESULT_<NAME>; array params as the arguments after their flag.
     #[command(subcommand)]
     Tekton(TektonStep),
+    /// The GitLab CI/CD components' jobs (run by the build and merge templates).
+    ///
+    /// Inputs arrive as job variables (MULTIARCH_*) next to GitLab's predefined variables (CI_*);
+    /// lists are JSON arrays or one entry per line. Both log in to $CI_REGISTRY with
+    /// CI_REGISTRY_USER and CI_REGISTRY_PASSWORD, and write a dotenv report (MULTIARCH_DOTENV,
+    /// default multiarch.env).
+    #[command(subcommand)]
+    Gitlab(GitlabStep),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GitlabStep {
+    /// Build one platform's image and push it by digest; write its record and MULTIARCH_DIGEST
+    /// and MULTIARCH_IMAGE_REF.
+    ///
+    /// Environment: MULTIARCH_IMAGE (default $CI_REGISTRY_IMAGE), MULTIARCH_PLATFORM (default
+    /// this machine's), MULTIARCH_CONTEXT, MULTIARCH_DOCKERFILE, MULTIARCH_TARGET,
+    /// MULTIARCH_BUILD_ARGS, MULTIARCH_ENGINE, MULTIARCH_PUSH (false: into the OCI layout
+    /// multiarch-oci/ under $CI_PROJECT_DIR), MULTIARCH_TAGS (for the version label),
+    /// MULTIARCH_RECORDS_DIR (default multiarch-records), MULTIARCH_DOTENV.
+    Build,
+    /// Stitch the records of exactly MULTIARCH_PLATFORMS into one index and tag it; write
+    /// MULTIARCH_DIGEST, MULTIARCH_IMAGE_REF and MULTIARCH_TAGS.
+    ///
+    /// Environment: MULTIARCH_IMAGE, MULTIARCH_PLATFORMS (required), MULTIARCH_TAGS (default:
+    /// automatic), MULTIARCH_ANNOTATIONS, MULTIARCH_PUSH, MULTIARCH_RECORDS_DIR,
+    /// MULTIARCH_DOTENV.
+    Merge,
 }
 
 #[derive(Debug, Subcommand)]

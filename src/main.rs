@@ -16,7 +16,7 @@ use multiarch_core::fanin::FanInError;
 use multiarch_core::record::RecordError;
 use multiarch_core::store::StoreError;
 
-use crate::cli::{Cli, Command, GithubActionStep, ManifestCommand, TektonStep};
+use crate::cli::{Cli, Command, GithubActionStep, GitlabStep, ManifestCommand, TektonStep};
 
 /// An error in what the user asked for, as opposed to a failure while doing it (exit code 2).
 #[derive(Debug)]
@@ -82,6 +82,14 @@ fn main() -> ExitCode {
                 )
                 .await
             }
+            Command::Gitlab(GitlabStep::Build) => {
+                let progress = progress::for_stderr();
+                multiarch_gitlab::build(registries::options(&cli.global), progress.as_ref()).await
+            }
+            Command::Gitlab(GitlabStep::Merge) => {
+                let progress = progress::for_stderr();
+                multiarch_gitlab::merge(registries::options(&cli.global), progress.as_ref()).await
+            }
         }
     });
     match result {
@@ -117,6 +125,7 @@ fn is_usage(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<UsageError>()
             || cause.is::<multiarch_tekton::UsageError>()
+            || cause.is::<multiarch_gitlab::UsageError>()
             || cause.is::<RecordError>()
             || cause
                 .downcast_ref::<BuildError>()
