@@ -12,6 +12,7 @@ mod cli;
 mod examples;
 mod fanin;
 mod github;
+mod gitlab;
 mod inspect;
 mod interop;
 mod layout;
