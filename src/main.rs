@@ -18,23 +18,7 @@ use multiarch_core::store::StoreError;
 
 use crate::cli::{Cli, Command, GithubActionStep, GitlabStep, ManifestCommand, TektonStep};
 
-/// An error in what the user asked for, as opposed to a failure while doing it (exit code 2).
-#[derive(Debug)]
-pub struct UsageError(String);
-
-impl UsageError {
-    pub fn new(message: impl Into<String>) -> Self {
-        UsageError(message.into())
-    }
-}
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+pub use multiarch_core::usage::UsageError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -124,8 +108,6 @@ fn message(error: &anyhow::Error) -> String {
 fn is_usage(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
         cause.is::<UsageError>()
-            || cause.is::<multiarch_tekton::UsageError>()
-            || cause.is::<multiarch_gitlab::UsageError>()
             || cause.is::<RecordError>()
             || cause
                 .downcast_ref::<BuildError>()

@@ -31,7 +31,7 @@ pub use crate::workflow::Files;
 /// The step that runs before any artifact is downloaded: tells `action.yml` what to download
 /// (merge mode, on GitHub).
 pub fn prepare() -> Result<()> {
-    let inputs = Inputs::from_env()?;
+    let inputs = Inputs::from_env().map_err(usage)?;
     let ctx = Context::from_env()?;
     let files = Files::from_env();
     let download = inputs.mode == Mode::Merge && !ctx.act && inputs.push.unwrap_or(true);
@@ -49,7 +49,7 @@ pub fn prepare() -> Result<()> {
 
 /// The main step: the work of the mode.
 pub async fn run(options: RegistryOptions, progress: &dyn Progress) -> Result<()> {
-    let inputs = Inputs::from_env()?;
+    let inputs = Inputs::from_env().map_err(usage)?;
     let ctx = Context::from_env()?;
     let files = Files::from_env();
     mask_secrets(&inputs);
@@ -192,6 +192,11 @@ fn credentials(inputs: &Inputs, ctx: &Context) -> Result<Option<ExplicitCredenti
             password: Secret::new(password),
         },
     }))
+}
+
+/// An input mistake: the binary exits with 2 for it, as for a bad argument.
+fn usage(error: anyhow::Error) -> anyhow::Error {
+    multiarch_core::usage::UsageError::new(format!("{error:#}")).into()
 }
 
 fn mask_secrets(inputs: &Inputs) {

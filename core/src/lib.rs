@@ -21,3 +21,4 @@ pub mod reference;
 pub mod store;
 pub mod tags;
 pub mod transfer;
+pub mod usage;

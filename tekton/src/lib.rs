@@ -19,24 +19,7 @@ use multiarch_core::transfer::Progress;
 pub use crate::params::{BuildArgs, ManifestArgs};
 use crate::params::{BuildParams, ManifestParams};
 
-/// A mistake in the Task's params, workspaces or step definition, as opposed to a failure while
-/// building or publishing (the binary exits with 2 for these).
-#[derive(Debug)]
-pub struct UsageError(String);
-
-impl UsageError {
-    pub fn new(message: impl Into<String>) -> Self {
-        UsageError(message.into())
-    }
-}
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+pub use multiarch_core::usage::UsageError;
 
 /// A [`UsageError`] as an `anyhow::Error`.
 pub(crate) fn usage(message: impl Into<String>) -> anyhow::Error {
