@@ -128,6 +128,7 @@ impl Context {
             description: repo("/repository/description"),
             licenses: repo("/repository/license/spdx_id"),
             created: Some(created),
+            commit_tag: None,
         }
     }
 

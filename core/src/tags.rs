@@ -124,6 +124,9 @@ pub struct Facts {
     pub licenses: Option<String>,
     /// An RFC 3339 timestamp, supplied by the adapter.
     pub created: Option<String>,
+    /// The automatic tag of the commit where the CI has its own convention (GitLab's
+    /// `CI_COMMIT_SHORT_SHA`); `None`: `sha-` and the first 7 hex digits.
+    pub commit_tag: Option<String>,
 }
 
 /// Why a tag spec could not be expanded.
@@ -184,8 +187,10 @@ pub fn automatic(facts: &Facts) -> Vec<String> {
     if let Some(pr) = values.pr {
         add(format!("pr-{pr}"));
     }
-    if let Some(sha) = &values.sha_short {
-        add(format!("sha-{sha}"));
+    match (&facts.commit_tag, &values.sha_short) {
+        (Some(tag), _) if is_valid_tag(tag) => add(tag.clone()),
+        (_, Some(sha)) => add(format!("sha-{sha}")),
+        _ => {}
     }
     tags
 }

@@ -26,6 +26,8 @@ pub struct Pipeline {
     pub default_branch: Option<String>,
     /// `CI_COMMIT_SHA`.
     pub sha: Option<String>,
+    /// `CI_COMMIT_SHORT_SHA` (8 hex digits on GitLab).
+    pub short_sha: Option<String>,
     /// `CI_PROJECT_URL`.
     pub project_url: Option<String>,
     /// `CI_PROJECT_TITLE`, else `CI_PROJECT_NAME`.
@@ -83,6 +85,7 @@ impl Pipeline {
             ref_slug: var(&get, "CI_COMMIT_REF_SLUG"),
             default_branch: var(&get, "CI_DEFAULT_BRANCH"),
             sha: var(&get, "CI_COMMIT_SHA"),
+            short_sha: var(&get, "CI_COMMIT_SHORT_SHA"),
             project_url: var(&get, "CI_PROJECT_URL"),
             project_title: var(&get, "CI_PROJECT_TITLE").or_else(|| var(&get, "CI_PROJECT_NAME")),
             project_description: var(&get, "CI_PROJECT_DESCRIPTION"),
@@ -127,6 +130,8 @@ impl Pipeline {
             description: self.project_description.clone(),
             licenses: None,
             created: Some(self.created(now)),
+            // GitLab's own commit tag, as its documentation tags images.
+            commit_tag: self.short_sha.clone(),
         }
     }
 
@@ -226,7 +231,7 @@ mod tests {
                 ("CI_COMMIT_TAG", "v1.2.3"),
                 ("CI_COMMIT_REF_SLUG", "v1-2-3")
             ]),
-            ["1.2.3", "1.2", "1", "sha-4f2a9c1"]
+            ["1.2.3", "1.2", "1", "4f2a9c1d"]
         );
     }
 
@@ -234,7 +239,7 @@ mod tests {
     fn the_default_branch_gets_its_slug_and_latest() {
         assert_eq!(
             auto(&[("CI_COMMIT_BRANCH", "main"), ("CI_COMMIT_REF_SLUG", "main")]),
-            ["main", "latest", "sha-4f2a9c1"]
+            ["main", "latest", "4f2a9c1d"]
         );
     }
 
@@ -245,17 +250,33 @@ mod tests {
                 ("CI_COMMIT_BRANCH", "Feature/Login_Page"),
                 ("CI_COMMIT_REF_SLUG", "feature-login-page"),
             ]),
-            ["feature-login-page", "sha-4f2a9c1"]
+            ["feature-login-page", "4f2a9c1d"]
         );
         // A branch whose slug is the default branch's name is still not the default branch.
         assert_eq!(
             auto(&[("CI_COMMIT_BRANCH", "Main"), ("CI_COMMIT_REF_SLUG", "main")]),
-            ["main", "sha-4f2a9c1"]
+            ["main", "4f2a9c1d"]
         );
         // Without CI_COMMIT_REF_SLUG (a local run), the slug is computed the same way.
         assert_eq!(
             auto(&[("CI_COMMIT_BRANCH", "Feature/Login_Page")]),
-            ["feature-login-page", "sha-4f2a9c1"]
+            ["feature-login-page", "4f2a9c1d"]
+        );
+    }
+
+    #[test]
+    fn the_commit_tag_is_gitlabs_short_sha() {
+        let p = pipeline(&[("CI_COMMIT_BRANCH", "main"), ("CI_DEFAULT_BRANCH", "main")]);
+        let facts = p.facts(0);
+        assert_eq!(tags::automatic(&facts), ["main", "latest", &SHA[..8]]);
+        assert_eq!(
+            tags::expand("{{auto}}, edge", &facts).unwrap(),
+            ["main", "latest", &SHA[..8], "edge"]
+        );
+        // Templates keep their meaning.
+        assert_eq!(
+            tags::expand("sha-{{sha}}", &facts).unwrap(),
+            [format!("sha-{}", &SHA[..7])]
         );
     }
 
@@ -268,7 +289,7 @@ mod tests {
         ])
         .facts(0);
         // The source branch never becomes a tag: a fork's `main` must not produce `main`.
-        assert_eq!(tags::automatic(&facts), ["pr-42", "sha-4f2a9c1"]);
+        assert_eq!(tags::automatic(&facts), ["pr-42", "4f2a9c1d"]);
         assert_eq!(
             tags::expand("mr-{{pr}}", &facts).unwrap(),
             ["mr-42"],
@@ -283,9 +304,9 @@ mod tests {
                 ("CI_COMMIT_TAG", "release/2024"),
                 ("CI_COMMIT_BRANCH", "main")
             ]),
-            ["release-2024", "sha-4f2a9c1"]
+            ["release-2024", "4f2a9c1d"]
         );
-        assert_eq!(auto(&[]), ["sha-4f2a9c1"]);
+        assert_eq!(auto(&[]), ["4f2a9c1d"]);
     }
 
     #[test]

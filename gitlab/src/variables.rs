@@ -114,8 +114,29 @@ impl BuildVariables {
         let common = Common::read(&get)?;
         let platform = match var(&get, "MULTIARCH_PLATFORM") {
             Some(value) => platform("MULTIARCH_PLATFORM", &value)?,
-            None => Platform::host(),
+            None => {
+                return Err(usage(
+                    "MULTIARCH_PLATFORM is not set: each build job names its platform (a \
+                     runner-tags entry needs MULTIARCH_PLATFORM as well as MULTIARCH_RUNNER_TAG)",
+                ));
+            }
         };
+        // The multiarch component passes the index's platforms too: a platform the merge would
+        // refuse fails here, before anything is pushed.
+        if get("MULTIARCH_PLATFORMS").is_some() {
+            let expected = platform_list(&get)?;
+            if !expected.iter().any(|p| p.matches(&platform)) {
+                return Err(usage(format!(
+                    "MULTIARCH_PLATFORM {platform} is not in the platforms input ({}): add it \
+                     there, or drop this runner-tags entry",
+                    expected
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
         let context = path(&get, "MULTIARCH_CONTEXT", ".");
         let dockerfile = var(&get, "MULTIARCH_DOCKERFILE")
             .map_or_else(|| context.join("Dockerfile"), PathBuf::from);
@@ -144,24 +165,7 @@ impl MergeVariables {
     /// Reads the variables through `get` (name → value), so tests need no environment.
     pub fn read(get: impl Fn(&str) -> Option<String>) -> Result<MergeVariables> {
         let common = Common::read(&get)?;
-        let listed = match var(&get, "MULTIARCH_PLATFORMS") {
-            Some(value) => entries("MULTIARCH_PLATFORMS", &value, true)?,
-            None => Vec::new(),
-        };
-        if listed.is_empty() {
-            return Err(usage(
-                "MULTIARCH_PLATFORMS is empty: the merge needs every platform the build jobs \
-                 built, e.g. [\"linux/amd64\", \"linux/arm64\"] (the merge fails unless a record \
-                 arrived for each of them)",
-            ));
-        }
-        let mut platforms: Vec<Platform> = Vec::with_capacity(listed.len());
-        for entry in &listed {
-            let parsed = platform("MULTIARCH_PLATFORMS", entry)?;
-            if !platforms.iter().any(|p| p.matches(&parsed)) {
-                platforms.push(parsed);
-            }
-        }
+        let platforms = platform_list(&get)?;
         let annotations = match var(&get, "MULTIARCH_ANNOTATIONS") {
             Some(value) => pairs("MULTIARCH_ANNOTATIONS", &value)?,
             None => BTreeMap::new(),
@@ -172,6 +176,29 @@ impl MergeVariables {
             annotations,
         })
     }
+}
+
+/// `MULTIARCH_PLATFORMS`: at least one platform, each once.
+fn platform_list(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<Platform>> {
+    let listed = match var(get, "MULTIARCH_PLATFORMS") {
+        Some(value) => entries("MULTIARCH_PLATFORMS", &value, true)?,
+        None => Vec::new(),
+    };
+    if listed.is_empty() {
+        return Err(usage(
+            "MULTIARCH_PLATFORMS is empty: the merge needs every platform the build jobs \
+             built, e.g. [\"linux/amd64\", \"linux/arm64\"] (the merge fails unless a record \
+             arrived for each of them)",
+        ));
+    }
+    let mut platforms: Vec<Platform> = Vec::with_capacity(listed.len());
+    for entry in &listed {
+        let parsed = platform("MULTIARCH_PLATFORMS", entry)?;
+        if !platforms.iter().any(|p| p.matches(&parsed)) {
+            platforms.push(parsed);
+        }
+    }
+    Ok(platforms)
 }
 
 /// `MULTIARCH_IMAGE`, else `CI_REGISTRY_IMAGE`.
@@ -233,6 +260,9 @@ fn boolean(name: &str, value: &str) -> Result<bool> {
 pub fn entries(name: &str, value: &str, commas: bool) -> Result<Vec<String>> {
     let value = value.trim();
     if value.starts_with('[') {
+        // GitLab renders array inputs with Ruby's `inspect`, which escapes `#{`, `#$` and `#@`
+        // as `\#…`, an escape JSON does not have.
+        let value = &value.replace("\\#", "#");
         match serde_json::from_str::<Vec<Value>>(value) {
             Ok(items) => {
                 let mut list = Vec::with_capacity(items.len());
@@ -400,6 +430,8 @@ mod tests {
             "CI_REGISTRY_IMAGE".into(),
             "registry.example.com/group/app".into(),
         );
+        // Every build job names its platform (the matrix or the build component sets it).
+        map.insert("MULTIARCH_PLATFORM".into(), "linux/arm64".into());
         for (k, v) in pairs {
             map.insert((*k).to_owned(), (*v).to_owned());
         }
@@ -424,12 +456,35 @@ mod tests {
         assert_eq!(v.common.records_dir, PathBuf::from("multiarch-records"));
         assert_eq!(v.common.dotenv, PathBuf::from("multiarch.env"));
         assert_eq!(v.common.tags, "");
-        assert_eq!(v.platform, Platform::host().normalized());
+        assert_eq!(v.platform.to_string(), "linux/arm64");
         assert_eq!(v.context, PathBuf::from("."));
         assert_eq!(v.dockerfile, PathBuf::from("./Dockerfile"));
         assert_eq!(v.engine, EngineChoice::Auto);
         assert!(v.build_args.is_empty());
         assert_eq!(v.target, None);
+    }
+
+    #[test]
+    fn a_build_names_its_platform_and_it_must_be_one_the_index_expects() {
+        let none = BuildVariables::read(|name| {
+            (name == "CI_REGISTRY_IMAGE").then(|| "registry.example.com/group/app".to_owned())
+        });
+        assert!(error(none).contains("MULTIARCH_PLATFORM is not set"));
+        let listed = env(&[(
+            "MULTIARCH_PLATFORMS",
+            "[\"linux/amd64\", \"linux/arm64/v8\"]",
+        )]);
+        assert!(BuildVariables::read(listed).is_ok());
+        let unlisted = env(&[("MULTIARCH_PLATFORMS", "linux/amd64")]);
+        assert!(error(BuildVariables::read(unlisted)).contains("is not in the platforms input"));
+        let empty = env(&[("MULTIARCH_PLATFORMS", "[]")]);
+        assert!(error(BuildVariables::read(empty)).contains("MULTIARCH_PLATFORMS is empty"));
+    }
+
+    #[test]
+    fn rubys_escaped_hashes_are_read() {
+        let got = entries("MULTIARCH_BUILD_ARGS", r#"["A=\#{x}", "B=2"]"#, false).unwrap();
+        assert_eq!(got, ["A=#{x}", "B=2"]);
     }
 
     #[test]

@@ -21,6 +21,9 @@ const BUILD_VARIABLES: &[&str] = &[
     "MULTIARCH_ENGINE",
     "MULTIARCH_PUSH",
 ];
+/// What the `multiarch` component's build jobs get besides: the platforms (each build checks its
+/// own against them before building) and the tags (for the version label).
+const MATRIX_BUILD_EXTRA: &[&str] = &["MULTIARCH_PLATFORMS", "MULTIARCH_TAGS"];
 const MERGE_VARIABLES: &[&str] = &[
     "MULTIARCH_IMAGE",
     "MULTIARCH_PLATFORMS",
@@ -218,6 +221,9 @@ fn jobs_hand_the_cli_its_variables_as_strings() {
             }
             names.sort_unstable();
             let mut want = expected.to_vec();
+            if build && job.get("parallel").is_some() {
+                want.extend(MATRIX_BUILD_EXTRA);
+            }
             want.sort_unstable();
             assert_eq!(names, want, "{component}: {name}: variables");
             for (variable, value) in variables {

@@ -219,7 +219,8 @@ fn the_multiarch_component_builds_each_platform_and_merges_under_gitlab_ci_local
     for tag in [
         "main".to_owned(),
         "latest".to_owned(),
-        format!("sha-{}", &sha[..7]),
+        // CI_COMMIT_SHORT_SHA: gitlab-ci-local, as GitLab, gives 8 hex digits.
+        sha[..8].to_owned(),
     ] {
         let reference = format!("{image}:{tag}");
         let (platforms, annotations) = index(&reference);
@@ -340,8 +341,7 @@ fn an_unknown_platform_fails_the_pipeline_with_a_clear_message() {
 
 #[test]
 fn empty_platforms_fail_the_pipeline_with_a_clear_message() {
-    // The build jobs (the default runner-tags) push their images by digest; the merge refuses to
-    // make an index of no platforms, and nothing is tagged.
+    // The build jobs get the platforms too and refuse before building: nothing is pushed.
     let registry = Registry::start();
     let work = tempdir();
     let dir = work.path().join("app");
@@ -355,19 +355,11 @@ fn empty_platforms_fail_the_pipeline_with_a_clear_message() {
     );
     let output = gitlab_ci_local(&dir, &[]);
     assert_failed(&output, "MULTIARCH_PLATFORMS is empty");
-    let manifests: Vec<String> = registry
+    let writes: Vec<String> = registry
         .requests()
         .into_iter()
-        .filter(|r| r.method == "PUT" && r.path.starts_with("/v2/org/empty/manifests/"))
-        .map(|r| r.path)
+        .filter(|r| r.method != "GET" && r.method != "HEAD")
+        .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    assert_eq!(
-        manifests.len(),
-        2,
-        "each build job pushed its image: {manifests:?}"
-    );
-    assert!(
-        manifests.iter().all(|p| p.contains("/manifests/sha256:")),
-        "by digest only, nothing tagged: {manifests:?}"
-    );
+    assert!(writes.is_empty(), "nothing may be written: {writes:?}");
 }

@@ -187,7 +187,7 @@ pub async fn build(
         ]),
     }
     build.push(request.context.display().to_string());
-    tracing::info!("{platform}: {program} {}", build.join(" "));
+    tracing::info!("{platform}: {program} {}", shown(&build));
     run(engine, &build, request.epoch).await?;
 
     match engine {
@@ -342,4 +342,34 @@ async fn exported(
         });
     }
     Ok((store, manifest))
+}
+
+/// The command line as logged: build-argument values left out, since people pass secrets that
+/// way (`--build-arg TOKEN=…`) although they end up in the image's history.
+fn shown(args: &[String]) -> String {
+    let mut shown = Vec::with_capacity(args.len());
+    let mut value_of_build_arg = false;
+    for arg in args {
+        if value_of_build_arg {
+            let key = arg.split_once('=').map_or(arg.as_str(), |(key, _)| key);
+            shown.push(format!("{key}=…"));
+        } else {
+            shown.push(arg.clone());
+        }
+        value_of_build_arg = arg == "--build-arg";
+    }
+    shown.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn build_argument_values_are_not_logged() {
+        let args: Vec<String> = ["bud", "--build-arg", "TOKEN=s3cret", "--tag", "x", "."]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(shown(&args), "bud --build-arg TOKEN=… --tag x .");
+    }
 }
