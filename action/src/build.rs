@@ -1,12 +1,9 @@
 //! Build mode: one platform's image, pushed by digest, and its record handed to the merge job.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
-use multiarch_core::build::{self, Compression, Destination, Request};
-use multiarch_core::record::Record;
-use multiarch_core::reference::{ImageRef, Location};
+use multiarch_core::build::{self, Leg};
 use multiarch_core::tags;
 
 use crate::workflow::Group;
@@ -26,21 +23,8 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
     let mut labels: BTreeMap<String, String> = tags::oci_annotations(&facts, &tag_names);
     labels.extend(inputs.labels.clone());
 
-    let records = tempfile::tempdir().context("creating a folder for the record")?;
-    let destination = match &image {
-        Location::Registry(_) => Destination::Push(vec![ImageRef {
-            location: image.clone(),
-            tag: None,
-            digest: None,
-        }]),
-        Location::Layout(_) => Destination::Layout(ImageRef {
-            location: image.clone(),
-            tag: None,
-            digest: None,
-        }),
-    };
-    let request = Request {
-        platforms: vec![platform.clone()],
+    let leg = Leg {
+        platform: platform.clone(),
         context: inputs.context.clone(),
         dockerfile: inputs
             .file
@@ -51,25 +35,15 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
         labels,
         annotations: inputs.annotations.clone(),
         engine: inputs.engine,
-        destination,
-        records: Some(records.path().to_owned()),
-        compression: Compression::Gzip,
-        epoch: build::source_date_epoch()?,
-        cache_dir: build::default_cache_dir(),
-        dry_run: false,
+        location: image.clone(),
     };
-    let outcome = {
+    let built = {
         let _group = Group::start(&format!("Build {platform} for {image}"));
-        build::run(&request, run.registries, run.progress)
+        build::leg(&leg, run.registries, run.progress)
             .await
-            .with_context(|| format!("building {} for {platform}", request.dockerfile.display()))?
+            .with_context(|| format!("building {} for {platform}", leg.dockerfile.display()))?
     };
-    let record_path: &PathBuf = outcome
-        .records
-        .first()
-        .context("the build wrote no record")?;
-    let record = Record::read(record_path)?;
-    let pinned = ImageRef::pinned(&image, &record.digest);
+    let (record, pinned) = (built.record, built.pinned);
     tracing::info!("built {platform}: {pinned}");
 
     hand_over(

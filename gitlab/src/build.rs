@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use multiarch_core::build::{self, Compression, Destination, Request};
+use multiarch_core::build::{self, Leg};
 use multiarch_core::record::Record;
 use multiarch_core::reference::{ImageRef, Location, ManifestTarget};
 use multiarch_core::store::{self, Registries};
@@ -43,7 +43,7 @@ pub async fn run(
             common.image
         );
     }
-    let scratch = tempfile::tempdir().context("creating a folder for the record")?;
+    let scratch = tempfile::tempdir().context("creating a folder for a staging layout")?;
     // The job's layout (an artifact) lies in the project directory, usually inside the build
     // context, where `COPY .` would take it into the image: build into a layout outside it and
     // copy the image over afterwards.
@@ -53,18 +53,8 @@ pub async fn run(
         }
         _ => None,
     };
-    let build_location = staged.as_ref().map_or(image, |(_, location)| location);
-    let target = ImageRef {
-        location: build_location.clone(),
-        tag: None,
-        digest: None,
-    };
-    let destination = match image {
-        Location::Registry(_) => Destination::Push(vec![target]),
-        Location::Layout(_) => Destination::Layout(target),
-    };
-    let request = Request {
-        platforms: vec![platform.clone()],
+    let leg = Leg {
+        platform: platform.clone(),
         context: vars.context.clone(),
         dockerfile: vars.dockerfile.clone(),
         target: vars.target.clone(),
@@ -72,31 +62,25 @@ pub async fn run(
         labels,
         annotations: BTreeMap::new(),
         engine: vars.engine,
-        destination,
-        records: Some(scratch.path().join("records")),
-        compression: Compression::Gzip,
-        epoch: build::source_date_epoch()?,
-        cache_dir: build::default_cache_dir(),
-        dry_run: false,
+        location: staged
+            .as_ref()
+            .map_or(image, |(_, location)| location)
+            .clone(),
     };
-    let outcome = {
+    let built = {
         let _section = Section::start("multiarch_build", &format!("Build {platform} for {image}"));
         tracing::info!(
             "building {} (context {}) for {platform} into {image}",
-            request.dockerfile.display(),
-            request.context.display()
+            leg.dockerfile.display(),
+            leg.context.display()
         );
-        let outcome = build::run(&request, registries, progress)
+        let built = build::leg(&leg, registries, progress)
             .await
-            .with_context(|| format!("building {} for {platform}", request.dockerfile.display()))?;
-        tracing::info!("{}", outcome.transfers.summary());
-        outcome
+            .with_context(|| format!("building {} for {platform}", leg.dockerfile.display()))?;
+        tracing::info!("{}", built.transfers.summary());
+        built
     };
-    let built = outcome
-        .records
-        .first()
-        .context("the build wrote no record")?;
-    let mut record = Record::read(built)?;
+    let mut record = built.record;
     if let Some((dir, staging)) = &staged {
         record = copy_into_layout(staging, dir, record, registries, progress).await?;
     }

@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result};
-use multiarch_core::build::{self, Compression, Destination, Request};
-use multiarch_core::record::Record;
-use multiarch_core::reference::{ImageRef, Location};
+use multiarch_core::build::{self, Leg};
 use multiarch_core::store::{Registries, RegistryOptions};
 use multiarch_core::transfer::Progress;
 
@@ -34,18 +32,8 @@ pub async fn run(
         &hosts,
     )?)?;
 
-    let records = tempfile::tempdir().context("creating a folder for the record")?;
-    let target = ImageRef {
-        location: image.clone(),
-        tag: None,
-        digest: None,
-    };
-    let destination = match image {
-        Location::Registry(_) => Destination::Push(vec![target]),
-        Location::Layout(_) => Destination::Layout(target),
-    };
-    let request = Request {
-        platforms: vec![params.platform.clone()],
+    let leg = Leg {
+        platform: params.platform.clone(),
         context: params.context.clone(),
         dockerfile: params.dockerfile.clone(),
         target: None,
@@ -53,35 +41,25 @@ pub async fn run(
         labels: BTreeMap::new(),
         annotations: BTreeMap::new(),
         engine: params.engine,
-        destination,
-        records: Some(records.path().to_owned()),
-        compression: Compression::Gzip,
-        epoch: build::source_date_epoch()?,
-        cache_dir: build::default_cache_dir(),
-        dry_run: false,
+        location: image.clone(),
     };
     tracing::info!(
         "building {} (context {}) for {} into {image}",
-        request.dockerfile.display(),
-        request.context.display(),
+        leg.dockerfile.display(),
+        leg.context.display(),
         params.platform
     );
-    let outcome = build::run(&request, &registries, progress)
+    let built = build::leg(&leg, &registries, progress)
         .await
         .with_context(|| {
             format!(
                 "building {} for {}",
-                request.dockerfile.display(),
+                leg.dockerfile.display(),
                 params.platform
             )
         })?;
-    tracing::info!("{}", outcome.transfers.summary());
-    let record_path = outcome
-        .records
-        .first()
-        .context("the build wrote no record")?;
-    let record = Record::read(record_path)?;
-    let pinned = ImageRef::pinned(image, &record.digest);
+    tracing::info!("{}", built.transfers.summary());
+    let (record, pinned) = (built.record, built.pinned);
     tracing::info!("built {}: {pinned}", record.platform);
 
     let json = serde_json::to_string(&record).context("serialising the record")?;

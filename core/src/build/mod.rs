@@ -13,6 +13,7 @@ mod cache;
 mod config;
 mod environment;
 mod external;
+mod leg;
 mod native;
 mod plan;
 mod publish;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 pub use self::compress::Compression;
 pub use self::environment::{default_cache_dir, source_date_epoch};
+pub use self::leg::{Leg, LegOutcome, leg};
 pub use self::plan::{Engine, EngineChoice, UnknownEngine};
 use crate::dockerfile::{self, Dockerfile};
 use crate::fanin::FanInError;
