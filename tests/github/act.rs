@@ -5,21 +5,11 @@
 
 use std::path::Path;
 
-use crate::harness::{Registry, repo_root, tempdir, tool};
+use crate::harness::{Registry, commit_all, copy_tree, repo_root, tempdir, tool};
 
-/// A git repository holding the build example and the example workflow.
-fn caller_repository(dir: &Path) {
-    let source = repo_root().join("examples/build");
-    tool(
-        "cp",
-        &[
-            "-a",
-            &format!("{}/.", source.display()),
-            dir.to_str().unwrap(),
-        ],
-    )
-    .run()
-    .success();
+/// A git repository holding the build example and the example workflow; its commit.
+fn caller_repository(dir: &Path) -> String {
+    copy_tree(&repo_root().join("examples/build"), dir);
     let workflows = dir.join(".github/workflows");
     std::fs::create_dir_all(&workflows).unwrap();
     std::fs::copy(
@@ -27,21 +17,7 @@ fn caller_repository(dir: &Path) {
         workflows.join("image.yml"),
     )
     .unwrap();
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &["add", "-A"],
-        &[
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "commit",
-            "-qm",
-            "app",
-        ],
-    ] {
-        tool("git", args).current_dir(dir).run().success();
-    }
+    commit_all(dir)
 }
 
 /// act's event: a push to the default branch, as GitHub describes it.
@@ -68,7 +44,7 @@ fn the_reusable_workflow_builds_on_each_runner_and_merges_under_act() {
     let work = tempdir();
     let repo = work.path().join("app");
     std::fs::create_dir_all(&repo).unwrap();
-    caller_repository(&repo);
+    let sha = caller_repository(&repo);
     let event = push_event(work.path());
     let image = registry.at("org/app");
 
@@ -106,15 +82,6 @@ fn the_reusable_workflow_builds_on_each_runner_and_merges_under_act() {
     );
 
     // The index: both platforms, tagged as the automatic rules say for the default branch.
-    let sha = String::from_utf8(
-        std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .current_dir(&repo)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
     for tag in [
         "main".to_owned(),
         "latest".to_owned(),

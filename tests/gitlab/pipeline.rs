@@ -19,57 +19,24 @@
 use std::path::Path;
 
 use crate::harness::registry::{Options, PASSWORD, USER};
-use crate::harness::{Output, Registry, repo_root, tempdir, tool};
+use crate::harness::{Output, Registry, commit_all, copy_tree, git, repo_root, tempdir, tool};
 
 /// The component project's path, as its `origin` remote names it.
 const PROJECT: &str = "multiarch-dev/multiarch";
 const ORIGIN: &str = "https://gitlab.example.com/multiarch-dev/multiarch.git";
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    tool("git", args).current_dir(dir).run().success().stdout
-}
-
 /// A committed repository with `examples/build`, the components under `templates/` and
 /// `ci_yml` as its `.gitlab-ci.yml`; returns its HEAD commit.
 fn project(dir: &Path, ci_yml: &str) -> String {
-    let source = repo_root().join("examples/build");
-    tool(
-        "cp",
-        &[
-            "-a",
-            &format!("{}/.", source.display()),
-            dir.to_str().unwrap(),
-        ],
-    )
-    .run()
-    .success();
-    tool(
-        "cp",
-        &[
-            "-a",
-            repo_root().join("gitlab/templates").to_str().unwrap(),
-            dir.join("templates").to_str().unwrap(),
-        ],
-    )
-    .run()
-    .success();
-    std::fs::write(dir.join(".gitlab-ci.yml"), ci_yml).unwrap();
-    git(dir, &["init", "-q", "-b", "main"]);
-    git(dir, &["remote", "add", "origin", ORIGIN]);
-    git(dir, &["add", "-A"]);
-    git(
-        dir,
-        &[
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "commit",
-            "-qm",
-            "app",
-        ],
+    copy_tree(&repo_root().join("examples/build"), dir);
+    copy_tree(
+        &repo_root().join("gitlab/templates"),
+        &dir.join("templates"),
     );
-    git(dir, &["rev-parse", "HEAD"]).trim().to_owned()
+    std::fs::write(dir.join(".gitlab-ci.yml"), ci_yml).unwrap();
+    let head = commit_all(dir);
+    git(dir, &["remote", "add", "origin", ORIGIN]);
+    head
 }
 
 /// An example's pipeline, its components taken from this commit of the repository itself.

@@ -185,6 +185,44 @@ pub fn oci(dir: &Path, tag: &str) -> String {
     format!("oci:{}:{tag}", dir.display())
 }
 
+/// Copies the directory tree `from` into `to` (created when missing).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy's directory");
+    for entry in std::fs::read_dir(from).expect("read the tree to copy") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
+/// Runs git in `dir`; its stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    tool("git", args).current_dir(dir).run().success().stdout
+}
+
+/// Makes `dir` a git repository on `main` with everything in it committed; the commit's SHA.
+pub fn commit_all(dir: &Path) -> String {
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(
+        dir,
+        &[
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "commit",
+            "-qm",
+            "app",
+        ],
+    );
+    git(dir, &["rev-parse", "HEAD"]).trim().to_owned()
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

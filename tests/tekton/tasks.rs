@@ -24,21 +24,8 @@ pub fn s(value: &str) -> Param {
 /// A copy of `examples/build`, as a source workspace.
 pub fn example_source() -> tempfile::TempDir {
     let dir = tempdir();
-    copy_tree(&repo_root().join("examples/build"), dir.path());
+    crate::harness::copy_tree(&repo_root().join("examples/build"), dir.path());
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 pub fn workspaces(entries: &[(&str, &Path)]) -> BTreeMap<String, PathBuf> {
