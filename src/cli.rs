@@ -71,6 +71,49 @@ pub struct GlobalArgs {
     /// a password is never accepted as an argument.
     #[arg(long, global = true)]
     pub password_stdin: bool,
+
+    /// Retries of a registry request that failed in a way worth retrying (HTTP 408, 429, 500,
+    /// 502, 503, 504, a reset or timed-out connection, a body cut short); 0 turns retries off.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "MULTIARCH_RETRIES",
+        default_value_t = 5,
+        global = true
+    )]
+    pub retries: u32,
+
+    /// The most time one registry request may take with all its retries and waits, in seconds.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "MULTIARCH_RETRY_MAX_TIME",
+        default_value_t = 300,
+        global = true
+    )]
+    pub retry_max_time: u64,
+
+    /// The first wait before a retry, in milliseconds; each next one doubles (up to 30 s), with
+    /// random jitter. A Retry-After from the registry is honoured instead.
+    #[arg(
+        long,
+        value_name = "MILLISECONDS",
+        env = "MULTIARCH_RETRY_DELAY",
+        default_value_t = 500,
+        global = true
+    )]
+    pub retry_delay: u64,
+
+    /// Requests in flight to one registry host at a time (connections are reused).
+    #[arg(
+        long,
+        value_name = "N",
+        env = "MULTIARCH_MAX_CONNECTIONS",
+        default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(1..=256),
+        global = true
+    )]
+    pub max_connections: u32,
 }
 
 #[derive(Debug, Subcommand)]

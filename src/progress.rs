@@ -49,6 +49,10 @@ impl BlobProgress for Bar {
         self.0.inc(bytes);
     }
 
+    fn restart(&self) {
+        self.0.set_position(0);
+    }
+
     fn finish(&self) {
         self.0.finish_and_clear();
     }

@@ -1,12 +1,14 @@
-//! Turns the global options into the core's registry settings: insecure hosts, CA files and
-//! credentials. Passwords come from stdin or MULTIARCH_PASSWORD, never from arguments.
+//! Turns the global options into the core's registry settings: insecure hosts, CA files,
+//! credentials, retries and the bound on requests in flight. Passwords come from stdin or
+//! MULTIARCH_PASSWORD, never from arguments.
 
 use std::io::Read;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use multiarch_core::auth::{self, Credential, ExplicitCredentials, Secret};
 use multiarch_core::reference::Location;
-use multiarch_core::store::{Registries, RegistryOptions};
+use multiarch_core::store::{Registries, RegistryOptions, RetryPolicy};
 
 use crate::UsageError;
 use crate::cli::GlobalArgs;
@@ -40,7 +42,12 @@ pub fn options(global: &GlobalArgs) -> RegistryOptions {
         ca_files,
         explicit: None,
         auth_files: auth::auth_files(),
-        ..RegistryOptions::default()
+        max_requests_per_host: global.max_connections as usize,
+        retry: RetryPolicy {
+            retries: global.retries,
+            max_time: Duration::from_secs(global.retry_max_time),
+            first_delay: Duration::from_millis(global.retry_delay),
+        },
     }
 }
 

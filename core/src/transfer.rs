@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 use crate::digest::Digest;
 use crate::manifest::{Manifest, ManifestError, RawManifest};
 use crate::reference::ManifestTarget;
-use crate::store::{BlobStream, Store, StoreError};
+use crate::store::{BlobSource, BlobStream, Store, StoreError, StoredBlob};
 
 /// Blobs checked (HEAD, mount) at once for one image.
 const PARALLEL_BLOBS: usize = 4;
@@ -26,6 +26,8 @@ pub trait Progress: Send + Sync + fmt::Debug {
 /// One blob being copied.
 pub trait BlobProgress: Send + Sync {
     fn advance(&self, bytes: u64);
+    /// The upload broke and starts again from the first byte.
+    fn restart(&self) {}
     fn finish(&self);
 }
 
@@ -179,8 +181,12 @@ impl<'a> Transfers<'a> {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let data = source.open_blob(digest, size).await?;
-        self.upload(target, digest, size, data).await
+        let blob = StoredBlob {
+            store: source,
+            digest,
+            size,
+        };
+        self.upload(target, digest, size, &blob).await
     }
 
     /// Streams a blob into `target`, showing its progress.
@@ -189,13 +195,15 @@ impl<'a> Transfers<'a> {
         target: &dyn Store,
         digest: &Digest,
         size: u64,
-        data: BlobStream,
+        source: &dyn BlobSource,
     ) -> Result<TransferStats, StoreError> {
         let watch = self.progress.start(digest, size);
-        let counter = watch.clone();
-        let data: BlobStream =
-            Box::pin(data.inspect_ok(move |chunk| counter.advance(chunk.len() as u64)));
-        let result = target.put_blob(digest, size, data).await;
+        let watched = Watched {
+            source,
+            watch: watch.clone(),
+            opened: std::sync::atomic::AtomicBool::new(false),
+        };
+        let result = target.put_blob(digest, size, &watched).await;
         watch.finish();
         result?;
         Ok(TransferStats {
@@ -203,6 +211,27 @@ impl<'a> Transfers<'a> {
             bytes_copied: size,
             ..TransferStats::default()
         })
+    }
+}
+
+/// A blob source whose bytes advance a progress bar (back to zero when an upload restarts).
+struct Watched<'a> {
+    source: &'a dyn BlobSource,
+    watch: Arc<dyn BlobProgress>,
+    opened: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl BlobSource for Watched<'_> {
+    async fn open(&self) -> Result<BlobStream, StoreError> {
+        if self.opened.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            self.watch.restart();
+        }
+        let data = self.source.open().await?;
+        let counter = self.watch.clone();
+        Ok(Box::pin(data.inspect_ok(move |chunk| {
+            counter.advance(chunk.len() as u64)
+        })))
     }
 }
 
@@ -220,12 +249,12 @@ mod tests {
 
     async fn put_blob(store: &LayoutStore, bytes: &'static [u8]) -> (Digest, usize) {
         let digest = digest::sha256(bytes);
-        let data: BlobStream =
-            Box::pin(stream::once(
-                async move { Ok(bytes::Bytes::from_static(bytes)) },
-            ));
         store
-            .put_blob(&digest, bytes.len() as u64, data)
+            .put_blob(
+                &digest,
+                bytes.len() as u64,
+                &bytes::Bytes::from_static(bytes),
+            )
             .await
             .unwrap();
         (digest, bytes.len())

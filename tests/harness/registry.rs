@@ -166,7 +166,7 @@ impl Registry {
             .collect()
     }
 
-    /// Requests logged after the first `since`, leaving out oci-client's `/v2/` checks.
+    /// Requests logged after the first `since`, leaving out the clients' `/v2/` checks.
     pub fn requests_since(&self, since: usize) -> Vec<Request> {
         self.requests()
             .into_iter()

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt, stream};
-use tokio_util::io::ReaderStream;
 
 use super::cache::Known;
 use super::layer::Layer;
@@ -17,7 +16,7 @@ use crate::fanin;
 use crate::index::Format;
 use crate::manifest::{Descriptor, RawManifest};
 use crate::reference::{DEFAULT_TAG, ImageRef, Location, ManifestTarget};
-use crate::store::{self, BlobStream, Registries, Store, StoreError};
+use crate::store::{self, FileBlob, Registries, Store, StoreError};
 use crate::transfer::{Progress, TransferError, TransferStats, Transfers};
 
 /// Blobs of one image written at once.
@@ -98,10 +97,8 @@ pub async fn image(
                 .await
                 .map_err(|e| fail(e.into()))?
             {
-                let data = bytes.clone();
-                let data: BlobStream = Box::pin(stream::once(async move { Ok(data) }));
                 target
-                    .put_blob(digest, bytes.len() as u64, data)
+                    .put_blob(digest, bytes.len() as u64, bytes)
                     .await
                     .map_err(|e| fail(e.into()))?;
             }
@@ -160,16 +157,9 @@ async fn layer(
                     ..TransferStats::default()
                 });
             }
-            let file =
-                tokio::fs::File::open(&layer.file)
-                    .await
-                    .map_err(|source| StoreError::Io {
-                        path: layer.file.to_path_buf(),
-                        source,
-                    })?;
-            let data: BlobStream = Box::pin(ReaderStream::with_capacity(file, 256 * 1024));
+            let file = FileBlob(layer.file.to_path_buf());
             transfers
-                .upload(target, &layer.digest, layer.size, data)
+                .upload(target, &layer.digest, layer.size, &file)
                 .await
         }
     }

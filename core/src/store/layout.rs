@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use super::{BlobStream, Store, StoreError};
+use super::{BlobSource, BlobStream, Store, StoreError};
 use crate::digest::{self, Digest, Hasher, VerifyingStream};
 use crate::manifest::{Descriptor, Index, MAX_MANIFEST_BYTES, Manifest, REF_NAME, RawManifest};
 use crate::media_type;
@@ -410,9 +410,10 @@ impl Store for LayoutStore {
         &self,
         digest: &Digest,
         size: u64,
-        data: BlobStream,
+        source: &dyn BlobSource,
     ) -> Result<(), StoreError> {
         self.ensure_layout()?;
+        let data = source.open().await?;
         self.write_blob(digest, size, data).await
     }
 
@@ -435,10 +436,8 @@ mod tests {
         RawManifest::new(json.into_bytes(), media_type::OCI_MANIFEST)
     }
 
-    fn stream(bytes: &'static [u8]) -> BlobStream {
-        Box::pin(futures_util::stream::once(async move {
-            Ok(bytes::Bytes::from_static(bytes))
-        }))
+    fn blob(bytes: &'static [u8]) -> bytes::Bytes {
+        bytes::Bytes::from_static(bytes)
     }
 
     #[tokio::test]
@@ -516,12 +515,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LayoutStore::new(dir.path().to_path_buf());
         let good = digest::sha256(b"hello");
-        store.put_blob(&good, 5, stream(b"hello")).await.unwrap();
+        store.put_blob(&good, 5, &blob(b"hello")).await.unwrap();
         assert!(store.blob_exists(&good).await.unwrap());
         assert_eq!(&store.read_blob(&good, 5, 100).await.unwrap()[..], b"hello");
 
         let err = store
-            .put_blob(&digest::sha256(b"other"), 5, stream(b"hello"))
+            .put_blob(&digest::sha256(b"other"), 5, &blob(b"hello"))
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::DigestMismatch { .. }));

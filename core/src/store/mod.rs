@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 
 pub use layout::LayoutStore;
-pub use registry::{Registries, RegistryOptions};
+pub use registry::{Registries, RegistryOptions, RetryPolicy};
 
 use crate::auth::AuthError;
 use crate::digest::Digest;
@@ -23,6 +23,60 @@ use crate::reference::{Location, ManifestTarget};
 
 /// A blob's bytes, streamed.
 pub type BlobStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+/// Where a blob being stored comes from. It can be read again from the start, so an upload that
+/// breaks part-way restarts cleanly.
+#[async_trait]
+pub trait BlobSource: Send + Sync {
+    /// The blob's bytes from the first.
+    async fn open(&self) -> Result<BlobStream, StoreError>;
+}
+
+/// A blob held in memory (an image config).
+#[async_trait]
+impl BlobSource for Bytes {
+    async fn open(&self) -> Result<BlobStream, StoreError> {
+        let bytes = self.clone();
+        Ok(Box::pin(futures_util::stream::once(
+            async move { Ok(bytes) },
+        )))
+    }
+}
+
+/// A blob in a file (a built layer).
+#[derive(Debug, Clone)]
+pub struct FileBlob(pub PathBuf);
+
+#[async_trait]
+impl BlobSource for FileBlob {
+    async fn open(&self) -> Result<BlobStream, StoreError> {
+        let file = tokio::fs::File::open(&self.0)
+            .await
+            .map_err(|source| StoreError::Io {
+                path: self.0.clone(),
+                source,
+            })?;
+        Ok(Box::pin(tokio_util::io::ReaderStream::with_capacity(
+            file,
+            256 * 1024,
+        )))
+    }
+}
+
+/// A blob of another store (a base image layer being copied).
+#[derive(Debug)]
+pub struct StoredBlob<'a> {
+    pub store: &'a dyn Store,
+    pub digest: &'a Digest,
+    pub size: u64,
+}
+
+#[async_trait]
+impl BlobSource for StoredBlob<'_> {
+    async fn open(&self) -> Result<BlobStream, StoreError> {
+        self.store.open_blob(self.digest, self.size).await
+    }
+}
 
 /// Manifests and blobs of one repository (or layout directory).
 ///
@@ -50,12 +104,13 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Streams a blob; the stream fails at its end unless the bytes match `digest` and `size`.
     async fn open_blob(&self, digest: &Digest, size: u64) -> Result<BlobStream, StoreError>;
 
-    /// Stores a blob of `size` bytes that must hash to `digest`.
+    /// Stores a blob of `size` bytes that must hash to `digest`, read from `source` (again from
+    /// the start if an upload has to restart).
     async fn put_blob(
         &self,
         digest: &Digest,
         size: u64,
-        data: BlobStream,
+        source: &dyn BlobSource,
     ) -> Result<(), StoreError>;
 
     /// Makes a blob of another location of the same registry available here without copying it.
@@ -158,14 +213,24 @@ pub enum StoreError {
     CaFile { path: PathBuf, reason: String },
     #[error(transparent)]
     Auth(#[from] AuthError),
+    #[error(
+        "{last} (gave up after {tries} tries in {seconds:.1} s; --retries and --retry-max-time set the bounds)"
+    )]
+    GaveUp {
+        tries: u32,
+        seconds: f64,
+        #[source]
+        last: Box<StoreError>,
+    },
 }
 
 impl StoreError {
     /// The manifest or blob (or the whole layout) does not exist.
     pub fn is_not_found(&self) -> bool {
-        matches!(
-            self,
-            StoreError::NotFound { .. } | StoreError::NoLayout { .. }
-        )
+        match self {
+            StoreError::NotFound { .. } | StoreError::NoLayout { .. } => true,
+            StoreError::GaveUp { last, .. } => last.is_not_found(),
+            _ => false,
+        }
     }
 }

@@ -1,9 +1,8 @@
-//! Turns oci-client's errors into [`StoreError`]s that say which registry, what operation and
+//! Turns registry answers and transport failures into [`StoreError`]s that say which registry, what operation and
 //! what to do.
 
-use oci_client::errors::{OciDistributionError, OciErrorCode};
-
-use super::hosts::{Host, error_chain, root_cause};
+use super::hosts::{error_chain, root_cause};
+use super::session::Host;
 use crate::store::StoreError;
 
 /// What was being done, for messages: `("GET manifest", "tag `latest`")`.
@@ -15,66 +14,105 @@ pub(super) struct Operation<'a> {
     pub push: bool,
 }
 
-pub(super) fn map(host: &Host, op: &Operation<'_>, error: OciDistributionError) -> StoreError {
-    let status = |status: u16, message: String| classify(host, op, status, message);
-    match error {
-        OciDistributionError::UnauthorizedError { .. } => status(401, String::new()),
-        OciDistributionError::AuthenticationFailure(reason) => StoreError::Denied {
-            registry: host.registry.clone(),
-            location: op.location.clone(),
-            status: 401,
-            hint: format!(
-                "its token service refused {}: {}",
-                credentials(host),
-                short(&reason)
-            ),
-        },
-        OciDistributionError::RegistryError { envelope, .. } => {
-            let code = envelope.errors.first().map(|e| &e.code);
-            let message = envelope
-                .errors
-                .iter()
-                .map(|e| e.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ");
-            let status_code = match code {
-                Some(
-                    OciErrorCode::ManifestUnknown
-                    | OciErrorCode::BlobUnknown
-                    | OciErrorCode::NameUnknown
-                    | OciErrorCode::NotFound,
-                ) => 404,
-                Some(OciErrorCode::Unauthorized) => 401,
-                Some(OciErrorCode::Denied) => 403,
-                Some(OciErrorCode::Toomanyrequests) => 429,
-                _ => 400,
-            };
-            status(status_code, message)
-        }
-        OciDistributionError::ServerError { code, message, .. } => status(code, message),
-        OciDistributionError::RequestError(e) if e.is_connect() || e.is_timeout() => {
-            StoreError::Unreachable {
-                registry: host.registry.clone(),
-                message: format!("{} {}: {}", op.verb, op.what, root_cause(&e)),
-            }
-        }
-        OciDistributionError::RequestError(e) => StoreError::Read {
-            location: op.location.clone(),
-            what: op.what.clone(),
-            message: error_chain(&e),
-        },
-        OciDistributionError::DigestError(e) => StoreError::DigestMismatch {
-            location: op.location.clone(),
-            what: op.what.clone(),
-            expected: String::new(),
-            actual: e.to_string(),
-        },
-        other => StoreError::Protocol {
-            registry: host.registry.clone(),
-            operation: format!("{} {}", op.verb, op.what),
-            message: error_chain(&other),
-        },
+impl Operation<'_> {
+    /// `GET manifest tag `latest``, for messages and logs.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.verb, self.what)
     }
+}
+
+/// A request that got no answer: the host is unreachable, or the connection broke.
+pub(super) fn transport(host: &Host, op: &Operation<'_>, error: &reqwest::Error) -> StoreError {
+    if error.is_connect() || error.is_timeout() {
+        StoreError::Unreachable {
+            registry: host.registry.clone(),
+            message: format!("{}: {}", op.describe(), root_cause(error)),
+        }
+    } else {
+        StoreError::Read {
+            location: op.location.clone(),
+            what: op.what.clone(),
+            message: error_chain(error),
+        }
+    }
+}
+
+/// The error an unexpected answer stands for, with the registry's own words from its body.
+pub(super) async fn from_response(
+    host: &Host,
+    op: &Operation<'_>,
+    response: reqwest::Response,
+) -> StoreError {
+    let status = response.status().as_u16();
+    let body = read_some(response).await;
+    let message = match serde_json::from_slice::<Envelope>(&body) {
+        Ok(envelope) if !envelope.errors.is_empty() => envelope
+            .errors
+            .iter()
+            .map(|e| match e.message.as_deref() {
+                Some(message) if !message.is_empty() => format!("{}: {message}", e.code),
+                _ => e.code.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => String::from_utf8_lossy(&body).into_owned(),
+    };
+    classify(host, op, status, message)
+}
+
+/// The token service refused the credentials (or anonymous access).
+pub(super) fn token_refused(host: &Host, status: reqwest::StatusCode, push: bool) -> StoreError {
+    let hint = match &host.credential_source {
+        None => no_credentials(host),
+        Some(_) => format!(
+            "{} did not let {} {} (its token service answered HTTP {status}; check the password or token, and its scopes)",
+            host.registry,
+            credentials(host),
+            if push { "push here" } else { "pull from here" }
+        ),
+    };
+    StoreError::Denied {
+        registry: host.registry.clone(),
+        location: host.registry.clone(),
+        status: status.as_u16(),
+        hint,
+    }
+}
+
+fn no_credentials(host: &Host) -> String {
+    format!(
+        "no credentials were found for {}; log in (docker login / podman login) or pass --username and --password-stdin",
+        host.registry
+    )
+}
+
+/// The registry's error body (`{"errors":[{"code":…,"message":…}]}`).
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    errors: Vec<EnvelopeError>,
+}
+
+#[derive(serde::Deserialize)]
+struct EnvelopeError {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// The start of an error body: enough for a message, never a whole page.
+async fn read_some(mut response: reqwest::Response) -> Vec<u8> {
+    const LIMIT: usize = 16 * 1024;
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= LIMIT {
+            body.truncate(LIMIT);
+            break;
+        }
+    }
+    body
 }
 
 fn classify(host: &Host, op: &Operation<'_>, status: u16, message: String) -> StoreError {
@@ -88,10 +126,7 @@ fn classify(host: &Host, op: &Operation<'_>, status: u16, message: String) -> St
             location: op.location.clone(),
             status,
             hint: match &host.credential_source {
-                None => format!(
-                    "no credentials were found for {}; log in (docker login / podman login) or pass --username and --password-stdin",
-                    host.registry
-                ),
+                None => no_credentials(host),
                 Some(_) => format!(
                     "{} did not let {} {} (check the password or token, and its scopes)",
                     host.registry,

@@ -3,16 +3,19 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
-use oci_client::secrets::RegistryAuth;
+use reqwest::{Certificate, Url};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::RegistryStore;
-use crate::auth::{self, CredentialSource, ExplicitCredentials};
-use crate::reference::{self, Repository};
+use super::retry::RetryPolicy;
+use super::session::Host;
+use super::token::Auth;
+use crate::auth::{self, ExplicitCredentials};
+use crate::reference::{self, DOCKER_HUB, Repository};
 use crate::store::StoreError;
 
 const USER_AGENT: &str = concat!("multiarch/", env!("CARGO_PKG_VERSION"));
@@ -32,6 +35,8 @@ pub struct RegistryOptions {
     pub auth_files: Vec<PathBuf>,
     /// Requests in flight to one host at a time.
     pub max_requests_per_host: usize,
+    /// How hard to try each request.
+    pub retry: RetryPolicy,
 }
 
 impl Default for RegistryOptions {
@@ -42,6 +47,7 @@ impl Default for RegistryOptions {
             explicit: None,
             auth_files: auth::auth_files(),
             max_requests_per_host: 16,
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -54,26 +60,6 @@ impl RegistryOptions {
                 .insecure
                 .iter()
                 .any(|h| h == registry || h == reference::host_without_port(registry))
-    }
-}
-
-/// A connection to one registry host.
-pub(super) struct Host {
-    pub registry: String,
-    pub client: oci_client::Client,
-    pub auth: RegistryAuth,
-    pub credential_source: Option<CredentialSource>,
-    pub permits: Semaphore,
-}
-
-impl std::fmt::Debug for Host {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // RegistryAuth's own Debug redacts the password.
-        f.debug_struct("Host")
-            .field("registry", &self.registry)
-            .field("auth", &self.auth)
-            .field("credential_source", &self.credential_source)
-            .finish_non_exhaustive()
     }
 }
 
@@ -94,16 +80,15 @@ impl Registries {
                 path: path.clone(),
                 reason: e.to_string(),
             })?;
-            if reqwest::Certificate::from_pem_bundle(&data).map_or(true, |certs| certs.is_empty()) {
-                return Err(StoreError::CaFile {
-                    path: path.clone(),
-                    reason: "it holds no PEM certificate".to_owned(),
-                });
+            match Certificate::from_pem_bundle(&data) {
+                Ok(certs) if !certs.is_empty() => roots.extend(certs),
+                _ => {
+                    return Err(StoreError::CaFile {
+                        path: path.clone(),
+                        reason: "it holds no PEM certificate".to_owned(),
+                    });
+                }
             }
-            roots.push(Certificate {
-                encoding: CertificateEncoding::Pem,
-                data,
-            });
         }
         Ok(Registries {
             options,
@@ -138,23 +123,22 @@ impl Registries {
         let plain_http =
             self.options.allows_plain_http(registry) && self.probe_plain_http(registry).await?;
         tracing::debug!(registry, plain_http, "connecting");
-        let config = ClientConfig {
-            protocol: if plain_http {
-                ClientProtocol::Http
-            } else {
-                ClientProtocol::Https
-            },
-            extra_root_certificates: self.roots.clone(),
-            use_monolithic_push: true,
-            connect_timeout: Some(CONNECT_TIMEOUT),
-            read_timeout: Some(READ_TIMEOUT),
-            user_agent: USER_AGENT,
-            platform_resolver: None,
-            ..ClientConfig::default()
-        };
-        let client = oci_client::Client::try_from(config).map_err(|e| StoreError::Unreachable {
-            registry: registry.to_owned(),
-            message: format!("cannot set up an HTTP client: {e}"),
+        let limit = self.options.max_requests_per_host.max(1);
+        let http = self
+            .client_builder()
+            .read_timeout(READ_TIMEOUT)
+            .pool_max_idle_per_host(limit)
+            .build()
+            .map_err(|e| StoreError::Unreachable {
+                registry: registry.to_owned(),
+                message: format!("cannot set up an HTTP client: {e}"),
+            })?;
+        let scheme = if plain_http { "http" } else { "https" };
+        let base = Url::parse(&format!("{scheme}://{}/", api_host(registry))).map_err(|e| {
+            StoreError::Unreachable {
+                registry: registry.to_owned(),
+                message: format!("`{registry}` is not a host name: {e}"),
+            }
         })?;
 
         let (registry_owned, explicit, files) = (
@@ -171,36 +155,34 @@ impl Registries {
             registry: registry.to_owned(),
             message: format!("credential lookup did not finish: {e}"),
         })??;
-        let (auth, credential_source) = match found {
+        let (credential, credential_source) = match found {
             Some(found) => {
                 tracing::debug!(registry, source = %found.source, user = %found.credential.username, "using credentials");
-                (
-                    RegistryAuth::Basic(
-                        found.credential.username,
-                        found.credential.password.expose().to_owned(),
-                    ),
-                    Some(found.source),
-                )
+                (Some(found.credential), Some(found.source))
             }
             None => {
                 tracing::debug!(registry, "no credentials found; anonymous access");
-                (RegistryAuth::Anonymous, None)
+                (None, None)
             }
         };
-        // Every later request fetches its token (or sends Basic) from the stored credentials,
-        // whatever it is: without this, an operation that passes no credentials to oci-client
-        // (a blob HEAD, the first request of a push) would go anonymous and get 401.
-        let resolved = oci_client::Reference::with_tag(registry.to_owned(), "_".into(), "_".into())
-            .resolve_registry()
-            .to_owned();
-        client.store_auth_if_needed(&resolved, &auth).await;
         Ok(Arc::new(Host {
             registry: registry.to_owned(),
-            client,
-            auth,
+            base,
+            http,
+            auth: Auth::new(credential),
             credential_source,
-            permits: Semaphore::new(self.options.max_requests_per_host.max(1)),
+            permits: Arc::new(Semaphore::new(limit)),
+            retry: self.options.retry,
+            chunked_uploads: AtomicBool::new(false),
         }))
+    }
+
+    /// An HTTP client with the trusted roots, timeouts and user agent of every request.
+    fn client_builder(&self) -> reqwest::ClientBuilder {
+        reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .user_agent(USER_AGENT)
+            .tls_certs_merge(self.roots.clone())
     }
 
     /// For hosts allowed plain HTTP: should plain HTTP be used? Loopback hosts are tried over
@@ -208,15 +190,9 @@ impl Registries {
     /// listed as insecure are tried over HTTPS first, as Docker does, and unlike Docker their
     /// certificate is still verified.
     async fn probe_plain_http(&self, registry: &str) -> Result<bool, StoreError> {
-        let mut roots = Vec::new();
-        for root in &self.roots {
-            roots.extend(reqwest::Certificate::from_pem_bundle(&root.data).unwrap_or_default());
-        }
-        let probe = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
+        let probe = self
+            .client_builder()
             .timeout(Duration::from_secs(30))
-            .user_agent(USER_AGENT)
-            .tls_certs_merge(roots)
             .build()
             .map_err(|e| StoreError::Unreachable {
                 registry: registry.to_owned(),
@@ -274,6 +250,14 @@ fn unreachable(registry: &str, over_https: &str, over_http: &str) -> StoreError 
     StoreError::Unreachable {
         registry: registry.to_owned(),
         message: format!("over HTTPS: {over_https}; over plain HTTP: {over_http} ({hint})"),
+    }
+}
+
+/// The host that serves a registry's API (Docker Hub's differs from its name).
+fn api_host(registry: &str) -> &str {
+    match registry {
+        DOCKER_HUB | "index.docker.io" => "registry-1.docker.io",
+        other => other,
     }
 }
 

@@ -1,29 +1,38 @@
-//! The registry implementation of [`Store`], over oci-client.
+//! The registry implementation of [`Store`]: the distribution API over HTTP.
 //!
-//! oci-client has no retries and reports a refused mount (202) as an error; this layer adds
-//! verification, size limits, the mount fallback and errors that name the registry.
+//! Every request goes through [`session::Host::send`] (credentials, a bound on requests in
+//! flight, retries); reads are verified against their digests, manifests are size-capped, blob
+//! downloads resume where they broke and blob uploads restart in a new session.
 
+mod challenge;
+mod download;
 mod errors;
 mod hosts;
+mod retry;
+mod session;
+mod token;
+mod upload;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use futures_util::TryStreamExt;
-use oci_client::Reference;
-use oci_client::errors::OciDistributionError;
-use oci_client::manifest::OciDescriptor;
-use reqwest::header::HeaderValue;
-use tokio::sync::SemaphorePermit;
+use bytes::{Bytes, BytesMut};
+use reqwest::StatusCode;
+use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 
 use self::errors::Operation;
-use self::hosts::Host;
 pub use self::hosts::{Registries, RegistryOptions};
-use super::{BlobStream, Store, StoreError};
+pub use self::retry::RetryPolicy;
+use self::session::Host;
+use self::token::Scope;
+use super::{BlobSource, BlobStream, Store, StoreError};
 use crate::digest::{self, Digest, VerifyingStream};
 use crate::manifest::{MAX_MANIFEST_BYTES, RawManifest};
 use crate::media_type;
 use crate::reference::{DEFAULT_TAG, Location, ManifestTarget, Repository};
+
+/// The registry's own digest of what it served.
+const CONTENT_DIGEST: &str = "docker-content-digest";
 
 /// One repository of a registry.
 #[derive(Debug)]
@@ -43,46 +52,6 @@ impl RegistryStore {
         }
     }
 
-    fn reference(&self, target: &ManifestTarget) -> Reference {
-        let (registry, name) = (
-            self.repository.registry.clone(),
-            self.repository.name.clone(),
-        );
-        match target {
-            ManifestTarget::Digest(digest) => {
-                Reference::with_digest(registry, name, digest.to_string())
-            }
-            tag => Reference::with_tag(registry, name, tag.tag().unwrap_or(DEFAULT_TAG).to_owned()),
-        }
-    }
-
-    /// The reference to PUT a manifest to. By digest, the digest also stands as the tag: when a
-    /// registry (ECR, for one) answers without a `Location`, oci-client rebuilds the URL by
-    /// stripping the tag from it, and panics when there is none.
-    fn put_reference(&self, target: &ManifestTarget) -> Reference {
-        match target {
-            ManifestTarget::Digest(digest) => Reference::with_tag_and_digest(
-                self.repository.registry.clone(),
-                self.repository.name.clone(),
-                digest.to_string(),
-                digest.to_string(),
-            ),
-            other => self.reference(other),
-        }
-    }
-
-    fn blob_reference(&self, digest: &Digest) -> Reference {
-        self.reference(&ManifestTarget::Digest(digest.clone()))
-    }
-
-    async fn permit(&self) -> SemaphorePermit<'_> {
-        self.host
-            .permits
-            .acquire()
-            .await
-            .expect("the semaphore is never closed")
-    }
-
     fn operation(&self, verb: &'static str, what: String, push: bool) -> Operation<'static> {
         Operation {
             verb,
@@ -92,13 +61,99 @@ impl RegistryStore {
         }
     }
 
-    fn fail(&self, op: &Operation<'_>, error: OciDistributionError) -> StoreError {
-        errors::map(&self.host, op, error)
+    fn manifest_path(&self, target: &ManifestTarget) -> String {
+        let reference = match target {
+            ManifestTarget::Digest(digest) => digest.to_string(),
+            tag => tag.tag().unwrap_or(DEFAULT_TAG).to_owned(),
+        };
+        format!("/v2/{}/manifests/{reference}", self.repository.name)
+    }
+
+    fn blob_path(&self, digest: &Digest) -> String {
+        format!("/v2/{}/blobs/{digest}", self.repository.name)
+    }
+
+    fn scope(&self, push: bool) -> Scope {
+        if push {
+            Scope::push(&self.repository.name)
+        } else {
+            Scope::pull(&self.repository.name)
+        }
+    }
+
+    /// Reads a manifest body whole (retrying a body cut short), refusing one over the cap.
+    async fn fetch_manifest(
+        &self,
+        op: &Operation<'_>,
+        target: &ManifestTarget,
+    ) -> Result<(Bytes, HeaderMap), StoreError> {
+        let url = self.host.url(&self.manifest_path(target))?;
+        let scope = self.scope(false);
+        let mut attempts = self.host.attempts();
+        loop {
+            let answer = self
+                .host
+                .send(op, &scope, &mut attempts, |http| {
+                    http.get(url.clone())
+                        .header(ACCEPT, media_type::MANIFEST_TYPES.join(", "))
+                })
+                .await?;
+            let mut response = answer.response;
+            if response.status() != StatusCode::OK {
+                return Err(errors::from_response(&self.host, op, response).await);
+            }
+            let declared = response
+                .headers()
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if let Some(size) = declared.filter(|size| *size > MAX_MANIFEST_BYTES) {
+                return Err(too_large(op, size));
+            }
+            let headers = response.headers().clone();
+            let mut body = BytesMut::new();
+            let read = loop {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => {
+                        body.extend_from_slice(&chunk);
+                        if body.len() as u64 > MAX_MANIFEST_BYTES {
+                            return Err(too_large(op, body.len() as u64));
+                        }
+                    }
+                    Ok(None) => break Ok(()),
+                    Err(error) => break Err(error),
+                }
+            };
+            match read {
+                Ok(()) => return Ok((body.freeze(), headers)),
+                Err(error) if retry::is_transient_error(&error) => {
+                    let last = errors::transport(&self.host, op, &error);
+                    self.host.back_off(op, &mut attempts, None, last).await?;
+                }
+                Err(error) => return Err(errors::transport(&self.host, op, &error)),
+            }
+        }
+    }
+}
+
+fn too_large(op: &Operation<'_>, size: u64) -> StoreError {
+    StoreError::TooLarge {
+        location: op.location.clone(),
+        what: op.what.clone(),
+        size,
+        limit: MAX_MANIFEST_BYTES,
     }
 }
 
 fn manifest_what(target: &ManifestTarget) -> String {
     format!("manifest {target}")
+}
+
+fn content_digest(headers: &HeaderMap) -> Option<Digest> {
+    headers
+        .get(CONTENT_DIGEST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| digest::parse(v.trim()).ok())
 }
 
 #[async_trait]
@@ -109,76 +164,63 @@ impl Store for RegistryStore {
 
     async fn resolve(&self, target: &ManifestTarget) -> Result<Option<Digest>, StoreError> {
         let op = self.operation("HEAD", manifest_what(target), false);
-        let _permit = self.permit().await;
-        match self
+        let url = self.host.url(&self.manifest_path(target))?;
+        let answer = self
             .host
-            .client
-            .fetch_manifest_digest(&self.reference(target), &self.host.auth)
-            .await
-        {
-            Ok(found) => digest::parse(&found)
-                .map(Some)
-                .map_err(|e| StoreError::Protocol {
-                    registry: self.host.registry.clone(),
-                    operation: format!("HEAD {}", op.what),
-                    message: e.to_string(),
-                }),
-            Err(e) => match self.fail(&op, e) {
-                StoreError::NotFound { .. } => Ok(None),
-                other => Err(other),
-            },
+            .send(&op, &self.scope(false), &mut self.host.attempts(), |http| {
+                http.head(url.clone())
+                    .header(ACCEPT, media_type::MANIFEST_TYPES.join(", "))
+            })
+            .await?;
+        match answer.response.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => return Ok(None),
+            _ => return Err(errors::from_response(&self.host, &op, answer.response).await),
+        }
+        if let Some(found) = content_digest(answer.response.headers()) {
+            return Ok(Some(found));
+        }
+        drop(answer);
+        // Some registries send no digest on HEAD: read the manifest and hash it.
+        match self.get_manifest(target).await {
+            Ok(manifest) => Ok(Some(manifest.digest)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
     async fn get_manifest(&self, target: &ManifestTarget) -> Result<RawManifest, StoreError> {
         let op = self.operation("GET", manifest_what(target), false);
-        let (bytes, _) = {
-            let _permit = self.permit().await;
-            self.host
-                .client
-                .pull_manifest_raw(
-                    &self.reference(target),
-                    &self.host.auth,
-                    media_type::MANIFEST_TYPES,
-                )
-                .await
-                .map_err(|e| self.fail(&op, e))?
-        };
-        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(StoreError::TooLarge {
-                location: op.location,
-                what: op.what,
-                size: bytes.len() as u64,
-                limit: MAX_MANIFEST_BYTES,
-            });
-        }
-        // oci-client does not hand back the Content-Type; the document says what it is.
-        let media_type =
-            media_type::declared_or_implied(&bytes).ok_or_else(|| StoreError::Protocol {
+        let (bytes, headers) = self.fetch_manifest(&op, target).await?;
+        let content_type = headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned())
+            .filter(|v| media_type::kind(v).is_some());
+        let media_type = media_type::declared_or_implied(&bytes)
+            .or(content_type)
+            .ok_or_else(|| StoreError::Protocol {
                 registry: self.host.registry.clone(),
-                operation: format!("GET {}", op.what),
+                operation: op.describe(),
                 message: "the manifest is not JSON with a mediaType".to_owned(),
             })?;
-        let manifest = match target {
-            ManifestTarget::Digest(expected) => {
-                let actual = digest::digest_like(expected, &bytes);
-                if &actual != expected {
-                    return Err(StoreError::DigestMismatch {
-                        location: op.location,
-                        what: op.what,
-                        expected: expected.to_string(),
-                        actual: actual.to_string(),
-                    });
-                }
-                RawManifest {
-                    bytes,
-                    media_type,
-                    digest: actual,
-                }
-            }
-            ManifestTarget::Tag(_) | ManifestTarget::Default => RawManifest::new(bytes, media_type),
+        // By digest, the bytes must hash to it; by tag, to the digest the registry says it served.
+        let expected = match target {
+            ManifestTarget::Digest(expected) => Some(expected.clone()),
+            ManifestTarget::Tag(_) | ManifestTarget::Default => content_digest(&headers),
         };
-        Ok(manifest)
+        if let Some(expected) = expected {
+            let actual = digest::digest_like(&expected, &bytes);
+            if actual != expected {
+                return Err(StoreError::DigestMismatch {
+                    location: op.location,
+                    what: op.what,
+                    expected: expected.to_string(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        Ok(RawManifest::new(bytes, media_type))
     }
 
     async fn put_manifest(
@@ -188,83 +230,64 @@ impl Store for RegistryStore {
     ) -> Result<(), StoreError> {
         let op = self.operation("PUT", manifest_what(target), true);
         if manifest.size() > MAX_MANIFEST_BYTES {
-            return Err(StoreError::TooLarge {
-                location: op.location,
-                what: op.what,
-                size: manifest.size(),
-                limit: MAX_MANIFEST_BYTES,
-            });
+            return Err(too_large(&op, manifest.size()));
         }
-        let content_type =
-            HeaderValue::from_str(&manifest.media_type).map_err(|_| StoreError::Protocol {
-                registry: self.host.registry.clone(),
-                operation: format!("PUT {}", op.what),
-                message: format!("`{}` is not a valid media type", manifest.media_type),
-            })?;
-        let _permit = self.permit().await;
-        self.host
-            .client
-            .push_manifest_raw(
-                &self.put_reference(target),
-                manifest.bytes.clone(),
-                content_type,
-            )
-            .await
-            .map_err(|e| self.fail(&op, e))?;
+        let url = self.host.url(&self.manifest_path(target))?;
+        let answer = self
+            .host
+            .send(&op, &self.scope(true), &mut self.host.attempts(), |http| {
+                http.put(url.clone())
+                    .header(CONTENT_TYPE, manifest.media_type.as_str())
+                    .body(manifest.bytes.clone())
+            })
+            .await?;
+        if !answer.response.status().is_success() {
+            return Err(errors::from_response(&self.host, &op, answer.response).await);
+        }
         Ok(())
     }
 
     async fn blob_exists(&self, digest: &Digest) -> Result<bool, StoreError> {
         let op = self.operation("HEAD", format!("blob {digest}"), false);
-        let _permit = self.permit().await;
-        self.host
-            .client
-            .blob_exists(&self.blob_reference(digest), digest.as_ref())
-            .await
-            .map_err(|e| self.fail(&op, e))
+        let url = self.host.url(&self.blob_path(digest))?;
+        let answer = self
+            .host
+            .send(&op, &self.scope(false), &mut self.host.attempts(), |http| {
+                http.head(url.clone())
+            })
+            .await?;
+        match answer.response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(errors::from_response(&self.host, &op, answer.response).await),
+        }
     }
 
     async fn open_blob(&self, digest: &Digest, size: u64) -> Result<BlobStream, StoreError> {
         let op = self.operation("GET", format!("blob {digest}"), false);
-        let descriptor = OciDescriptor {
-            digest: digest.to_string(),
-            size: size as i64,
-            ..OciDescriptor::default()
-        };
-        let stream = {
-            let _permit = self.permit().await;
-            self.host
-                .client
-                .pull_blob_stream(&self.blob_reference(digest), &descriptor)
-                .await
-                .map_err(|e| self.fail(&op, e))?
-        };
-        Ok(Box::pin(VerifyingStream::new(
-            stream.stream,
-            digest.clone(),
-            size,
-        )))
+        let url = self.host.url(&self.blob_path(digest))?;
+        let stream = download::open(self.host.clone(), op, self.scope(false), url, size).await?;
+        Ok(Box::pin(VerifyingStream::new(stream, digest.clone(), size)))
     }
 
     async fn put_blob(
         &self,
         digest: &Digest,
         size: u64,
-        data: BlobStream,
+        source: &dyn BlobSource,
     ) -> Result<(), StoreError> {
         let op = self.operation("PUT", format!("blob {digest}"), true);
-        let _permit = self.permit().await;
-        self.host
-            .client
-            .push_blob_stream(
-                &self.blob_reference(digest),
-                data.map_err(OciDistributionError::IoError),
-                digest.as_ref(),
-                Some(size),
-            )
-            .await
-            .map_err(|e| self.fail(&op, e))?;
-        Ok(())
+        let upload = upload::Upload {
+            host: &self.host,
+            op: &op,
+            scope: self.scope(true),
+            start: self
+                .host
+                .url(&format!("/v2/{}/blobs/uploads/", self.repository.name))?,
+            digest,
+            size,
+        };
+        upload.run(source).await
     }
 
     async fn mount_blob(&self, digest: &Digest, from: &Location) -> Result<bool, StoreError> {
@@ -274,24 +297,35 @@ impl Store for RegistryStore {
         if source.registry != self.repository.registry || source.name == self.repository.name {
             return Ok(false);
         }
-        let source_ref = Reference::with_digest(
-            source.registry.clone(),
-            source.name.clone(),
-            digest.to_string(),
-        );
-        let _permit = self.permit().await;
-        match self
+        let op = self.operation("POST", format!("mount of blob {digest}"), true);
+        let mut url = self
             .host
-            .client
-            .mount_blob(&self.blob_reference(digest), &source_ref, digest.as_ref())
-            .await
-        {
-            Ok(()) => Ok(true),
-            // A registry may refuse a mount (202, or no access to the source): upload instead.
+            .url(&format!("/v2/{}/blobs/uploads/", self.repository.name))?;
+        url.query_pairs_mut()
+            .append_pair("mount", digest.as_ref())
+            .append_pair("from", &source.name);
+        let scope = Scope::mount(&self.repository.name, &source.name);
+        let answer = self
+            .host
+            .send(&op, &scope, &mut self.host.attempts(), |http| {
+                http.post(url.clone()).header(CONTENT_LENGTH, 0)
+            })
+            .await;
+        match answer.map(|a| a.response.status()) {
+            Ok(StatusCode::CREATED) => Ok(true),
+            // 202: the registry opened an upload session instead (no access to the source, or
+            // no cross-repository mounts); the caller uploads.
+            Ok(status) => {
+                tracing::debug!(%digest, from = %from, status = status.as_u16(), "mount refused; uploading instead");
+                Ok(false)
+            }
             Err(e) => {
-                tracing::debug!(%digest, from = %from, error = %hosts::error_chain(&e), "mount refused; uploading instead");
+                tracing::debug!(%digest, from = %from, error = %e, "mount failed; uploading instead");
                 Ok(false)
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
