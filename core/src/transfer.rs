@@ -2,8 +2,9 @@
 //! lives in another repository of the same registry, and otherwise streamed (never held whole in
 //! memory). The manifest is written by digest last, so a target never references a missing blob.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 use tokio::sync::Semaphore;
@@ -98,11 +99,16 @@ pub enum TransferError {
     Manifest(#[from] ManifestError),
 }
 
-/// The transfers of one run: where progress goes, and a bound on blobs streamed at once.
+/// The transfers of one run: where progress goes, a bound on blobs streamed at once, and the
+/// blobs being made present right now.
 #[derive(Debug)]
 pub struct Transfers<'a> {
     progress: &'a dyn Progress,
     copies: Semaphore,
+    /// One lock per (target, blob): images of one index often share layers, and two requests
+    /// writing the same blob into one repository at once (a mount racing a mount) can leave the
+    /// registry without it. The second waits, then finds the blob present.
+    in_flight: Mutex<HashMap<(String, Digest), Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl<'a> Transfers<'a> {
@@ -110,7 +116,17 @@ impl<'a> Transfers<'a> {
         Transfers {
             progress,
             copies: Semaphore::new(PARALLEL_COPIES),
+            in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn blob_lock(&self, target: &dyn Store, digest: &Digest) -> Arc<tokio::sync::Mutex<()>> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry((target.location().to_string(), digest.clone()))
+            .or_default()
+            .clone()
     }
 
     /// Makes `manifest` (an image, or an index and everything under it) present in `target`,
@@ -162,6 +178,8 @@ impl<'a> Transfers<'a> {
         digest: &Digest,
         size: u64,
     ) -> Result<TransferStats, StoreError> {
+        let lock = self.blob_lock(target, digest);
+        let _writing = lock.lock().await;
         if target.blob_exists(digest).await? {
             return Ok(TransferStats {
                 blobs_present: 1,
@@ -189,8 +207,27 @@ impl<'a> Transfers<'a> {
         self.upload(target, digest, size, &blob).await
     }
 
+    /// Makes one blob present in `target`, uploading it from `source` unless it is there.
+    pub async fn ensure_uploaded(
+        &self,
+        target: &dyn Store,
+        digest: &Digest,
+        size: u64,
+        source: &dyn BlobSource,
+    ) -> Result<TransferStats, StoreError> {
+        let lock = self.blob_lock(target, digest);
+        let _writing = lock.lock().await;
+        if target.blob_exists(digest).await? {
+            return Ok(TransferStats {
+                blobs_present: 1,
+                ..TransferStats::default()
+            });
+        }
+        self.upload(target, digest, size, source).await
+    }
+
     /// Streams a blob into `target`, showing its progress.
-    pub async fn upload(
+    async fn upload(
         &self,
         target: &dyn Store,
         digest: &Digest,

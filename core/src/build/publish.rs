@@ -92,16 +92,10 @@ pub async fn image(
                 stats += copied;
             }
             let (digest, bytes) = &assembled.config;
-            if !target
-                .blob_exists(digest)
+            stats += transfers
+                .ensure_uploaded(target, digest, bytes.len() as u64, bytes)
                 .await
-                .map_err(|e| fail(e.into()))?
-            {
-                target
-                    .put_blob(digest, bytes.len() as u64, bytes)
-                    .await
-                    .map_err(|e| fail(e.into()))?;
-            }
+                .map_err(|e| fail(e.into()))?;
             target
                 .put_manifest(
                     &ManifestTarget::Digest(assembled.manifest.digest.clone()),
@@ -151,15 +145,9 @@ async fn layer(
             }
         }
         LayerBlob::Built(layer) => {
-            if target.blob_exists(&layer.digest).await? {
-                return Ok(TransferStats {
-                    blobs_present: 1,
-                    ..TransferStats::default()
-                });
-            }
             let file = FileBlob(layer.file.to_path_buf());
             transfers
-                .upload(target, &layer.digest, layer.size, &file)
+                .ensure_uploaded(target, &layer.digest, layer.size, &file)
                 .await
         }
     }
