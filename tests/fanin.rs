@@ -1,10 +1,12 @@
 //! `multiarch manifest push`: the fan-in, against real registries.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use crate::harness::schema::{self, Kind};
 use crate::harness::{
-    Registry, fixtures, multiarch, registry_index, skopeo_copy_all, tempdir, tool,
+    Registry, fixtures, multiarch, registry_index, skopeo_copy_all, skopeo_raw, tempdir, tool,
 };
 
 fn platforms(index: &Value) -> Vec<String> {
@@ -33,6 +35,36 @@ fn push(args: &[&str]) -> String {
     let mut all = vec!["manifest", "push"];
     all.extend_from_slice(args);
     multiarch(&all).run().success().stdout_line().to_owned()
+}
+
+/// Writes the record of each image (in `repo`, by digest) into `dir`.
+fn record_all(repo: &str, images: &[&fixtures::Written], dir: &Path) {
+    for image in images {
+        multiarch(&[
+            "record",
+            &format!("{repo}@{}", image.digest),
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .run()
+        .success();
+    }
+}
+
+/// Fails if the registry logged a manifest PUT by tag (publishing an index) after the first
+/// `since` requests; children pushed by digest do not count.
+#[track_caller]
+fn assert_nothing_tagged(registry: &Registry, since: usize) {
+    let tagged: Vec<_> = registry
+        .writes_since(since)
+        .into_iter()
+        .filter(|r| {
+            r.method == "PUT"
+                && r.path.contains("/manifests/")
+                && !r.path.contains("/manifests/sha256:")
+        })
+        .collect();
+    assert!(tagged.is_empty(), "a tag was written: {tagged:?}");
 }
 
 #[test]
@@ -179,6 +211,7 @@ fn a_wrong_platform_claim_is_caught_before_anything_ships() {
         text.replace(&images[1].digest, &images[0].digest),
     )
     .unwrap();
+    let before = registry.requests().len();
     let out = multiarch(&[
         "manifest",
         "push",
@@ -202,6 +235,7 @@ fn a_wrong_platform_claim_is_caught_before_anything_ships() {
         "names the record: {}",
         out.stderr
     );
+    assert_nothing_tagged(&registry, before);
 }
 
 #[test]
@@ -510,7 +544,9 @@ fn a_record_that_does_not_match_the_registry_is_refused() {
         .stdout
         .replace(&images[0].digest, &format!("sha256:{}", "0".repeat(64)));
     std::fs::write(records.path().join("linux-amd64.json"), missing).unwrap();
+    let before = registry.requests().len();
     push_records().failure(1, "was not found");
+    assert_nothing_tagged(&registry, before);
 }
 
 #[test]
@@ -643,4 +679,178 @@ fn a_registry_that_answers_manifest_puts_without_location() {
         platforms(&registry_index(&registry.at("app:1"))),
         ["linux/amd64", "linux/arm64"]
     );
+}
+
+#[test]
+fn a_child_whose_bytes_do_not_hash_to_its_digest_is_refused() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let images = fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64"]);
+    let proxy = corrupting::Proxy::start(&registry.host);
+    let records = tempdir();
+    record_all(&repo, &images.iter().collect::<Vec<_>>(), records.path());
+    // The records name the proxy, which hands out every manifest with a byte added in flight.
+    for entry in std::fs::read_dir(records.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace(&registry.host, &proxy.host)).unwrap();
+    }
+    let before = registry.requests().len();
+    multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &proxy.at("app:latest"),
+        "--records",
+        records.path().to_str().unwrap(),
+    ])
+    .run()
+    .failure(1, "does not match its digest");
+    assert_nothing_tagged(&registry, before);
+}
+
+/// Unlinks `digest` from `repo` (the registry's blob DELETE): the manifests naming it stay.
+fn delete_blob(registry: &Registry, repo: &str, digest: &str) {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(&registry.host).unwrap();
+    write!(
+        stream,
+        "DELETE /v2/{repo}/blobs/{digest} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        registry.host
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(
+        response.starts_with("HTTP/1.1 202"),
+        "DELETE {digest}: {response}"
+    );
+}
+
+#[test]
+fn a_child_with_a_missing_layer_or_config_is_refused() {
+    for blob in ["layer", "config"] {
+        let registry = Registry::start();
+        let repo = registry.at("app");
+        let images = fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64"]);
+        let manifest: Value =
+            serde_json::from_str(&skopeo_raw(&format!("{repo}@{}", images[1].digest))).unwrap();
+        let digest = match blob {
+            "layer" => manifest["layers"][0]["digest"].as_str().unwrap(),
+            _ => manifest["config"]["digest"].as_str().unwrap(),
+        };
+        delete_blob(&registry, "app", digest);
+        let records = tempdir();
+        record_all(&repo, &[&images[0]], records.path());
+        let before = registry.requests().len();
+        let out = multiarch(&[
+            "manifest",
+            "push",
+            "--tag",
+            &format!("{repo}:latest"),
+            "--records",
+            records.path().to_str().unwrap(),
+            &format!("{repo}@{}", images[1].digest),
+        ])
+        .run();
+        let needle = match blob {
+            "layer" => format!("layer {digest} of {} is not in", images[1].digest),
+            _ => format!("{digest} was not found"),
+        };
+        out.failure(1, &needle);
+        assert_nothing_tagged(&registry, before);
+    }
+}
+
+/// A proxy in front of a registry that adds a newline to every manifest fetched by digest: JSON
+/// that still parses, but no longer hashes to the digest asked for (the harness proxy rewrites
+/// headers only).
+mod corrupting {
+    use http_body_util::{BodyExt as _, Full};
+    use hyper::body::{Bytes, Incoming};
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper::{Method, Request, Response, StatusCode, header};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+    pub struct Proxy {
+        /// `127.0.0.1:PORT`
+        pub host: String,
+        _stop: tokio::sync::oneshot::Sender<()>,
+    }
+
+    impl Proxy {
+        pub fn start(upstream: &str) -> Self {
+            let upstream = upstream.to_owned();
+            let (ready, address) = std::sync::mpsc::channel();
+            let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                        .await
+                        .expect("proxy port");
+                    ready.send(listener.local_addr().expect("address")).unwrap();
+                    let client: Client<HttpConnector, Incoming> =
+                        Client::builder(TokioExecutor::new()).build_http();
+                    loop {
+                        let stream = tokio::select! {
+                            accepted = listener.accept() => match accepted {
+                                Ok((stream, _)) => stream,
+                                Err(_) => continue,
+                            },
+                            _ = &mut stopped => return,
+                        };
+                        let (client, upstream) = (client.clone(), upstream.clone());
+                        tokio::spawn(async move {
+                            let service = service_fn(move |request| {
+                                forward(client.clone(), upstream.clone(), request)
+                            });
+                            let _ = http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await;
+                        });
+                    }
+                });
+            });
+            Proxy {
+                host: address.recv().expect("proxy started").to_string(),
+                _stop: stop,
+            }
+        }
+
+        /// `HOST/REPO[:TAG]` through this proxy.
+        pub fn at(&self, repo: &str) -> String {
+            format!("{}/{repo}", self.host)
+        }
+    }
+
+    async fn forward(
+        client: Client<HttpConnector, Incoming>,
+        upstream: String,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, BoxError> {
+        let corrupt =
+            request.method() == Method::GET && request.uri().path().contains("/manifests/sha256:");
+        let (mut parts, body) = request.into_parts();
+        let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned());
+        parts.uri = format!("http://{upstream}{}", path.unwrap_or_default()).parse()?;
+        let (mut parts, body) = client
+            .request(Request::from_parts(parts, body))
+            .await?
+            .into_parts();
+        let mut bytes = body.collect().await?.to_bytes().to_vec();
+        if corrupt && parts.status == StatusCode::OK {
+            bytes.push(b'\n');
+            parts.headers.remove(header::CONTENT_LENGTH);
+        }
+        Ok(Response::from_parts(parts, Full::new(Bytes::from(bytes))))
+    }
 }

@@ -117,6 +117,15 @@ pub enum FanInError {
         media_type: String,
     },
     #[error(
+        "{origin}: layer {layer} of {digest} is not in {location}: the image was pushed incompletely or the layer was deleted since; push the image again"
+    )]
+    MissingLayer {
+        origin: String,
+        location: String,
+        digest: String,
+        layer: String,
+    },
+    #[error(
         "--append: {tag} holds an image manifest, not an index; run without --append to replace it"
     )]
     AppendToImage { tag: String },

@@ -1,18 +1,21 @@
 //! Turning sources (records, image references) into verified children: every child's manifest is
-//! read by digest and its config's platform checked against what was claimed for it.
+//! read by digest (so its bytes match it), its config's platform checked against what was claimed
+//! for it, and its layers checked to be there.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use futures_util::{StreamExt, stream};
+use futures_util::{StreamExt, future, stream};
 
 use super::FanInError;
+use crate::digest::Digest;
 use crate::index::Child;
 use crate::manifest::{self, Descriptor, MAX_CONFIG_BYTES, Manifest, RawManifest};
 use crate::platform::Platform;
 use crate::record::Record;
 use crate::reference::{ImageRef, ManifestTarget};
 use crate::store::{self, Registries, Store};
+use crate::transfer::is_distributable;
 
 /// Children checked in parallel within one source index.
 const PARALLEL_ENTRIES: usize = 8;
@@ -175,7 +178,8 @@ async fn index_entry(
 }
 
 /// Reads the image's config and returns its platform (normalised), after checking it against the
-/// claimed one.
+/// claimed one and that every layer is in `store`: an index whose child cannot be pulled in full
+/// must never be tagged (children in the target repository are not copied, so not read either).
 async fn verify_image(
     store: &dyn Store,
     manifest: &RawManifest,
@@ -210,5 +214,31 @@ async fn verify_image(
             actual: Box::new(actual),
         });
     }
+    // Foreign (Windows base) layers live elsewhere by design.
+    let layers: Vec<_> = image
+        .layers()
+        .iter()
+        .filter(|layer| is_distributable(layer.media_type().as_ref()))
+        .map(|layer| layer_present(store, layer.digest(), manifest, origin))
+        .collect();
+    future::try_join_all(layers).await?;
     Ok(actual)
+}
+
+async fn layer_present(
+    store: &dyn Store,
+    layer: &Digest,
+    manifest: &RawManifest,
+    origin: &str,
+) -> Result<(), FanInError> {
+    match store.blob_exists(layer).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(FanInError::MissingLayer {
+            origin: origin.to_owned(),
+            location: store.location().to_string(),
+            digest: manifest.digest.to_string(),
+            layer: layer.to_string(),
+        }),
+        Err(e) => Err(FanInError::store(origin, e)),
+    }
 }
