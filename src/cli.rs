@@ -408,6 +408,12 @@ pub struct ManifestPushArgs {
     #[arg(long, value_name = "LIST")]
     pub expect_platforms: Option<PlatformList>,
 
+    /// With --expect-platforms: publish what arrived when some expected platforms are missing
+    /// (a build leg failed), with a warning naming them. Platforms not expected are still
+    /// refused, and so is an index with none of them.
+    #[arg(long, requires = "expect_platforms")]
+    pub allow_missing: bool,
+
     /// An annotation for the index (repeatable), e.g.
     /// org.opencontainers.image.source=https://github.com/org/app.
     #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = parse_annotation)]
@@ -498,6 +504,27 @@ mod tests {
         assert_eq!(args.expect_platforms.unwrap().0.len(), 2);
         assert_eq!(args.sources.len(), 1);
         assert_eq!(cli.global.verbose, 1);
+        assert!(!args.allow_missing);
+    }
+
+    #[test]
+    fn allow_missing_needs_the_expected_platforms() {
+        let push = |extra: &[&str]| {
+            let mut line = vec!["multiarch", "manifest", "push", "--tag", "ghcr.io/o/app:1"];
+            line.extend_from_slice(extra);
+            Cli::try_parse_from(line)
+        };
+        let error = push(&["--allow-missing"]).unwrap_err();
+        assert_eq!(
+            error.kind(),
+            clap::error::ErrorKind::MissingRequiredArgument
+        );
+        assert!(error.to_string().contains("--expect-platforms"), "{error}");
+        let cli = push(&["--allow-missing", "--expect-platforms", "linux/amd64"]).unwrap();
+        let Command::Manifest(ManifestCommand::Push(args)) = cli.command else {
+            panic!("wrong command")
+        };
+        assert!(args.allow_missing);
     }
 
     #[test]

@@ -762,6 +762,82 @@ fn a_child_with_a_missing_layer_or_config_is_refused() {
     }
 }
 
+#[test]
+fn allow_missing_publishes_the_expected_platforms_that_arrived() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let images = fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64"]);
+    let records = tempdir();
+    record_all(&repo, &images.iter().collect::<Vec<_>>(), records.path());
+    let tag = format!("{repo}:latest");
+    let fan_in = |expected: &str, extra: &[&str]| {
+        let mut args = vec![
+            "manifest",
+            "push",
+            "--tag",
+            &tag,
+            "--records",
+            records.path().to_str().unwrap(),
+            "--expect-platforms",
+            expected,
+        ];
+        args.extend_from_slice(extra);
+        multiarch(&args).run()
+    };
+
+    // The s390x leg failed: without --allow-missing nothing is published.
+    let before = registry.requests().len();
+    fan_in("linux/amd64,linux/arm64,linux/s390x", &[]).failure(1, "missing: linux/s390x");
+    assert_nothing_tagged(&registry, before);
+
+    let out = fan_in("linux/amd64,linux/arm64,linux/s390x", &["--allow-missing"]).success();
+    assert!(
+        out.stderr
+            .contains("warning: published without linux/s390x: its record is missing"),
+        "{}",
+        out.stderr
+    );
+    let digest = fixtures::sha256(skopeo_raw(&tag).as_bytes());
+    assert_eq!(
+        out.stdout,
+        format!("{repo}@{digest}\n"),
+        "stdout is the published reference alone"
+    );
+    assert_eq!(
+        platforms(&registry_index(&tag)),
+        ["linux/amd64", "linux/arm64"]
+    );
+
+    // A platform that was not expected stays an error.
+    let before = registry.requests().len();
+    fan_in("linux/amd64,linux/s390x", &["--allow-missing"]).failure(1, "not expected: linux/arm64");
+    assert_nothing_tagged(&registry, before);
+
+    // No source at all, and --allow-missing without the expected platforms: usage errors.
+    multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &tag,
+        "--expect-platforms",
+        "linux/amd64",
+        "--allow-missing",
+    ])
+    .run()
+    .failure(2, "no sources given");
+    multiarch(&[
+        "manifest",
+        "push",
+        "--tag",
+        &tag,
+        "--records",
+        records.path().to_str().unwrap(),
+        "--allow-missing",
+    ])
+    .run()
+    .failure(2, "--expect-platforms");
+}
+
 /// A proxy in front of a registry that adds a newline to every manifest fetched by digest: JSON
 /// that still parses, but no longer hashes to the digest asked for (the harness proxy rewrites
 /// headers only).

@@ -47,6 +47,8 @@ pub struct Inputs {
     pub password: Option<String>,
     pub github_token: Option<String>,
     pub comment: bool,
+    /// merge: publish the platforms whose records arrived when others did not.
+    pub allow_missing: bool,
 }
 
 impl Inputs {
@@ -110,6 +112,10 @@ impl Inputs {
             github_token: get("github-token").filter(|t| !t.is_empty()),
             comment: input("comment")
                 .map(|v| boolean("comment", &v))
+                .transpose()?
+                .unwrap_or(false),
+            allow_missing: input("allow-missing")
+                .map(|v| boolean("allow-missing", &v))
                 .transpose()?
                 .unwrap_or(false),
         })
@@ -206,6 +212,7 @@ mod tests {
         assert_eq!(inputs.context, PathBuf::from("."));
         assert_eq!(inputs.push, None);
         assert!(!inputs.comment);
+        assert!(!inputs.allow_missing);
         assert!(inputs.image().is_err());
     }
 
@@ -233,6 +240,7 @@ mod tests {
         let error = |pairs: &[(&str, &str)]| format!("{:#}", read(pairs).unwrap_err());
         assert!(error(&[("mode", "deploy")]).contains("expected build, merge, plan or record"));
         assert!(error(&[("push", "maybe")]).contains("expected true or false"));
+        assert!(error(&[("allow-missing", "sometimes")]).contains("input allow-missing"));
         assert!(error(&[("build-args", "NOVALUE")]).contains("expected KEY=VALUE"));
         assert!(error(&[("image", "ghcr.io/org/app:1.0")]).contains("without tag or digest"));
         assert!(error(&[("platforms", "linux/")]).contains("input platforms"));

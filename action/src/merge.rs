@@ -1,14 +1,19 @@
-//! Merge mode: the fan-in. Exactly the expected records, stitched into one index, tagged.
+//! Merge mode: the fan-in. Exactly the expected records (or, with `allow-missing`, those that
+//! arrived), stitched into one index, tagged.
+
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
 use multiarch_core::fanin::{self, Request};
 use multiarch_core::index::Format;
+use multiarch_core::platform::Platform;
+use multiarch_core::record::Record;
 use multiarch_core::reference::{ImageRef, Location};
 use multiarch_core::tags;
 
 use crate::summary::{self, Row};
 use crate::workflow::{self, Group};
-use crate::{Run, comment};
+use crate::{Handoff, Run, comment};
 
 pub async fn run(run: &Run<'_>) -> Result<()> {
     let inputs = &run.inputs;
@@ -25,9 +30,15 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
         );
         run.files.set_output("digest", "")?;
         run.files.set_output("tags", "")?;
+        run.files.set_output("missing-platforms", "")?;
         return Ok(());
     }
-    let records = run.handoff()?.collect(&inputs.platforms)?;
+    let handoff = run.handoff()?;
+    let records = if inputs.allow_missing {
+        arrived_records(&handoff, &inputs.platforms)?
+    } else {
+        handoff.collect(&inputs.platforms)?
+    };
     let facts = run.ctx.facts(run.ctx.created());
     let tag_names = tags::expand(&inputs.tags, &facts).context("input tags")?;
     if tag_names.is_empty() {
@@ -48,6 +59,7 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
         records,
         references: Vec::new(),
         expect: Some(inputs.platforms.clone()),
+        allow_missing: inputs.allow_missing,
         annotations,
         format: Format::Oci,
         append: false,
@@ -66,19 +78,26 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
     let pinned = ImageRef::pinned(&image, &outcome.manifest.digest);
     let full_tags: Vec<String> = targets.iter().map(ToString::to_string).collect();
     tracing::info!("published {pinned} as {}", tag_names.join(", "));
+    if let Some(missing) = outcome.missing_summary() {
+        workflow::warning(&format!("published {pinned} without {missing}"));
+    }
+    let (missing, merged): (Vec<&Platform>, Vec<&Platform>) = inputs
+        .platforms
+        .iter()
+        .partition(|p| outcome.missing.iter().any(|m| m.matches(p)));
+    let list = |platforms: &[&Platform]| {
+        platforms
+            .iter()
+            .map(|p| p.normalized().to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
 
     run.files.set_output("digest", &digest)?;
     run.files.set_output("image-ref", &pinned.to_string())?;
     run.files.set_output("tags", &full_tags.join("\n"))?;
-    run.files.set_output(
-        "platform",
-        &inputs
-            .platforms
-            .iter()
-            .map(|p| p.normalized().to_string())
-            .collect::<Vec<_>>()
-            .join(","),
-    )?;
+    run.files.set_output("platform", &list(&merged))?;
+    run.files.set_output("missing-platforms", &list(&missing))?;
 
     let mut rows = Vec::new();
     for child in &outcome.index.manifests {
@@ -118,6 +137,39 @@ pub async fn run(run: &Run<'_>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `allow-missing`: the records of the platforms whose artifact arrived. An artifact that arrived
+/// without a usable record is still an error, and so is none arriving at all.
+fn arrived_records(handoff: &Handoff, platforms: &[Platform]) -> Result<Vec<(PathBuf, Record)>> {
+    let arrived: Vec<Platform> = platforms
+        .iter()
+        .filter(|p| has_artifact(handoff, p))
+        .cloned()
+        .collect();
+    if arrived.is_empty() {
+        // Names every platform whose record did not arrive.
+        return handoff.collect(platforms);
+    }
+    handoff.collect(&arrived)
+}
+
+/// Whether the hand-off folder holds an artifact of `platform`'s record, from any attempt
+/// (`…-linux-s390x-attemptN`, named as [`Handoff::artifact_name`] names this attempt's).
+fn has_artifact(handoff: &Handoff, platform: &Platform) -> bool {
+    let name = handoff.artifact_name(platform);
+    let prefix = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    let Ok(entries) = std::fs::read_dir(&handoff.dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        entry.path().is_dir()
+            && entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix(prefix))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 async fn comment_on_pull_request(

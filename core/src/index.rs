@@ -169,8 +169,14 @@ pub fn dedupe(mut images: Vec<Child>) -> Result<Vec<Child>, IndexError> {
     Ok(unique)
 }
 
-/// Fails unless the images' platforms are exactly `expected` (after normalisation).
-pub fn check_expected(images: &[Child], expected: &[Platform]) -> Result<(), IndexError> {
+/// Fails unless the images' platforms are exactly `expected` (after normalisation). With
+/// `allow_missing`, expected platforms may be absent (a failed build leg) and are returned; a
+/// platform not expected is still an error, and so is an index with none of them.
+pub fn check_expected(
+    images: &[Child],
+    expected: &[Platform],
+    allow_missing: bool,
+) -> Result<Vec<Platform>, IndexError> {
     // `matches` ignores `os.version` unless both sides state one: `windows/amd64` expects any.
     let platforms: Vec<&Platform> = images.iter().filter_map(Child::platform).collect();
     let missing: Vec<Platform> = expected
@@ -183,8 +189,9 @@ pub fn check_expected(images: &[Child], expected: &[Platform]) -> Result<(), Ind
         .filter(|have| !expected.iter().any(|want| have.matches(want)))
         .map(|p| (*p).clone())
         .collect();
-    if missing.is_empty() && unexpected.is_empty() {
-        return Ok(());
+    let none_arrived = missing.len() == expected.len();
+    if unexpected.is_empty() && (missing.is_empty() || (allow_missing && !none_arrived)) {
+        return Ok(missing);
     }
     Err(IndexError::Expected {
         expected: expected.to_vec(),
@@ -407,13 +414,43 @@ mod tests {
     fn expected_platforms_are_enforced() {
         let images = vec![oci("linux/amd64"), oci("linux/arm64")];
         let expected = Platform::parse_list("linux/amd64,linux/arm64/v8").unwrap();
-        check_expected(&images, &expected).unwrap();
+        assert!(
+            check_expected(&images, &expected, false)
+                .unwrap()
+                .is_empty()
+        );
         let expected = Platform::parse_list("linux/amd64,linux/arm64,linux/s390x").unwrap();
-        let err = check_expected(&images, &expected).unwrap_err().to_string();
+        let err = check_expected(&images, &expected, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("missing: linux/s390x"), "{err}");
         let expected = Platform::parse_list("linux/amd64").unwrap();
-        let err = check_expected(&images, &expected).unwrap_err().to_string();
+        let err = check_expected(&images, &expected, false)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not expected: linux/arm64"), "{err}");
+    }
+
+    #[test]
+    fn allow_missing_lets_expected_platforms_be_absent_but_never_extra_ones() {
+        let images = vec![oci("linux/amd64"), oci("linux/arm64")];
+        let expected = Platform::parse_list("linux/amd64,linux/arm64,linux/s390x").unwrap();
+        let missing = check_expected(&images, &expected, true).unwrap();
+        assert_eq!(missing, Platform::parse_list("linux/s390x").unwrap());
+
+        let expected = Platform::parse_list("linux/amd64,linux/s390x").unwrap();
+        let err = check_expected(&images, &expected, true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not expected: linux/arm64"), "{err}");
+
+        let err = check_expected(&[], &expected, true)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("missing: linux/amd64, linux/s390x"),
+            "nothing arrived: {err}"
+        );
     }
 
     #[test]
@@ -427,10 +464,15 @@ mod tests {
         check_expected(
             &images,
             &Platform::parse_list("windows/amd64,linux/amd64").unwrap(),
+            false,
         )
         .unwrap();
-        let err =
-            check_expected(&images, &Platform::parse_list("linux/amd64").unwrap()).unwrap_err();
+        let err = check_expected(
+            &images,
+            &Platform::parse_list("linux/amd64").unwrap(),
+            false,
+        )
+        .unwrap_err();
         assert!(
             err.to_string()
                 .contains("not expected: windows/amd64 (10.0.17763.1)"),

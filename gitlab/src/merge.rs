@@ -1,12 +1,14 @@
-//! `multiarch gitlab merge`: the fan-in. Exactly the expected records, stitched into one index,
-//! tagged, and the result in the dotenv report.
+//! `multiarch gitlab merge`: the fan-in. Exactly the expected records (or, with
+//! `MULTIARCH_ALLOW_MISSING`, those that arrived), stitched into one index, tagged, and the result
+//! in the dotenv report.
 
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use multiarch_core::fanin::{self, Request};
 use multiarch_core::index::Format;
-use multiarch_core::record::Record;
+use multiarch_core::platform::Platform;
+use multiarch_core::record::{self, Record};
 use multiarch_core::reference::{ImageRef, Location};
 use multiarch_core::store::Registries;
 use multiarch_core::tags::{self, GitRef};
@@ -25,8 +27,19 @@ pub async fn run(
 ) -> Result<()> {
     let common = &vars.common;
     let image = &common.target;
-    // Every record first: a missing platform fails the job before anything is written.
-    let mut records = records::collect(&common.records_dir, &vars.platforms, image)?;
+    // Every record first: a missing platform fails the job before anything is written, unless
+    // missing ones are allowed (then at least one must have arrived).
+    let arrived = if vars.allow_missing {
+        arrived(&common.records_dir, &vars.platforms)
+    } else {
+        Vec::new()
+    };
+    let wanted = if arrived.is_empty() {
+        &vars.platforms
+    } else {
+        &arrived
+    };
+    let mut records = records::collect(&common.records_dir, wanted, image)?;
     if let Location::Layout(dir) = image {
         for (path, record) in &mut records {
             relocate(path, record, dir);
@@ -71,6 +84,7 @@ pub async fn run(
         &placeholder,
         &format!("{}@{placeholder}", image),
         &full_tags,
+        &platform_list(&vars.platforms),
     ))
     .context("the results would not fit in the dotenv report; nothing was published")?;
 
@@ -79,6 +93,7 @@ pub async fn run(
         records,
         references: Vec::new(),
         expect: Some(vars.platforms.clone()),
+        allow_missing: vars.allow_missing,
         annotations,
         format: Format::Oci,
         append: false,
@@ -119,21 +134,56 @@ pub async fn run(
         }
     }
     tracing::info!("published {pinned} as {}", tag_names.join(", "));
+    if let Some(missing) = outcome.missing_summary() {
+        eprintln!("warning: published {pinned} without {missing}");
+    }
     dotenv::write(
         &common.dotenv,
-        &report(&digest, &pinned.to_string(), &full_tags),
+        &report(
+            &digest,
+            &pinned.to_string(),
+            &full_tags,
+            &platform_list(&outcome.missing),
+        ),
     )
     .with_context(|| format!("{pinned} is published, but its dotenv report cannot be written"))?;
     println!("{pinned}");
     Ok(())
 }
 
-fn report<'a>(digest: &'a str, image_ref: &'a str, tags: &'a str) -> [(&'static str, &'a str); 3] {
+fn report<'a>(
+    digest: &'a str,
+    image_ref: &'a str,
+    tags: &'a str,
+    missing: &'a str,
+) -> [(&'static str, &'a str); 4] {
     [
         ("MULTIARCH_DIGEST", digest),
         ("MULTIARCH_IMAGE_REF", image_ref),
         ("MULTIARCH_TAGS", tags),
+        ("MULTIARCH_MISSING_PLATFORMS", missing),
     ]
+}
+
+fn platform_list(platforms: &[Platform]) -> String {
+    platforms
+        .iter()
+        .map(|p| p.normalized().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The expected platforms with a record in `dir`; none when it cannot be read (the collection
+/// then reports why).
+fn arrived(dir: &Path, expected: &[Platform]) -> Vec<Platform> {
+    let Ok(available) = record::read_all(&[dir.to_owned()]) else {
+        return Vec::new();
+    };
+    expected
+        .iter()
+        .filter(|p| available.iter().any(|(_, r)| r.platform.matches(p)))
+        .cloned()
+        .collect()
 }
 
 /// With `MULTIARCH_PUSH: "false"`, build jobs write into an OCI layout at their own project

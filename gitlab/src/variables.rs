@@ -69,6 +69,9 @@ pub struct MergeVariables {
     /// `MULTIARCH_ANNOTATIONS`: index annotations, on top of the `org.opencontainers.image.*`
     /// ones.
     pub annotations: BTreeMap<String, String>,
+    /// `MULTIARCH_ALLOW_MISSING` (default false): publish the platforms whose records arrived
+    /// when others did not.
+    pub allow_missing: bool,
 }
 
 /// A variable's value, trimmed; `None` when unset or blank.
@@ -170,10 +173,15 @@ impl MergeVariables {
             Some(value) => pairs("MULTIARCH_ANNOTATIONS", &value)?,
             None => BTreeMap::new(),
         };
+        let allow_missing = match var(&get, "MULTIARCH_ALLOW_MISSING") {
+            Some(value) => boolean("MULTIARCH_ALLOW_MISSING", &value)?,
+            None => false,
+        };
         Ok(MergeVariables {
             common,
             platforms,
             annotations,
+            allow_missing,
         })
     }
 }
@@ -604,6 +612,32 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(v.common.tags, "v1\nlatest\nedge");
+    }
+
+    #[test]
+    fn allow_missing_is_off_unless_set_and_read_as_interpolated() {
+        let merge = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("MULTIARCH_PLATFORMS", "linux/amd64")];
+            all.extend_from_slice(pairs);
+            MergeVariables::read(env(&all))
+        };
+        assert!(!merge(&[]).unwrap().allow_missing);
+        // A boolean input interpolated inside a block scalar: `true` and a newline.
+        assert!(
+            merge(&[("MULTIARCH_ALLOW_MISSING", "true\n")])
+                .unwrap()
+                .allow_missing
+        );
+        assert!(
+            !merge(&[("MULTIARCH_ALLOW_MISSING", "false\n")])
+                .unwrap()
+                .allow_missing
+        );
+        let e = error(merge(&[("MULTIARCH_ALLOW_MISSING", "sometimes")]));
+        assert!(
+            e.contains("MULTIARCH_ALLOW_MISSING: expected true or false"),
+            "{e}"
+        );
     }
 
     #[test]

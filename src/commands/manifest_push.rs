@@ -20,6 +20,7 @@ pub async fn run(global: &GlobalArgs, args: &ManifestPushArgs) -> Result<()> {
         records,
         references: args.sources.clone(),
         expect: args.expect_platforms.clone().map(|list| list.0),
+        allow_missing: args.allow_missing,
         annotations: args.annotations.iter().cloned().collect::<BTreeMap<_, _>>(),
         format: match args.format {
             IndexFormat::Oci => Format::Oci,
@@ -35,6 +36,14 @@ pub async fn run(global: &GlobalArgs, args: &ManifestPushArgs) -> Result<()> {
 
     if outcome.transfers.manifests_written > 0 {
         tracing::info!("{}", outcome.transfers.summary());
+    }
+    // stdout stays the published references (or the index); what was left out is a warning.
+    if let Some(missing) = outcome.missing_summary() {
+        if args.dry_run {
+            eprintln!("warning: dry run: would publish without {missing}");
+        } else {
+            eprintln!("warning: published without {missing}");
+        }
     }
     if args.dry_run {
         for published in &outcome.published {

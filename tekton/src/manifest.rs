@@ -1,5 +1,5 @@
-//! `multiarch tekton manifest`: the fan-in. Exactly the expected records, stitched into one
-//! index, tagged.
+//! `multiarch tekton manifest`: the fan-in. Exactly the expected records (or, with
+//! `ALLOW_MISSING`, those that arrived), stitched into one index, tagged.
 
 use anyhow::{Context as _, Result};
 use multiarch_core::fanin::{self, Request};
@@ -17,7 +17,11 @@ pub async fn run(
     options: RegistryOptions,
     progress: &dyn Progress,
 ) -> Result<()> {
-    results::check_paths(&[&params.image_digest, &params.image_url])?;
+    results::check_paths(&[
+        &params.image_digest,
+        &params.image_url,
+        &params.missing_platforms,
+    ])?;
     let image = &params.common.image;
     // TLSVERIFY applies to every registry this Task talks to: the image's, and those the
     // records name (usually the same).
@@ -48,6 +52,7 @@ pub async fn run(
         records: params.records.clone(),
         references: Vec::new(),
         expect: params.expect.clone(),
+        allow_missing: params.allow_missing,
         annotations: params.annotations.clone(),
         format: Format::Oci,
         append: false,
@@ -75,11 +80,21 @@ pub async fn run(
         }
     }
     tracing::info!("published {pinned} as {}", params.tags.join(", "));
+    if let Some(missing) = outcome.missing_summary() {
+        eprintln!("warning: published {pinned} without {missing}");
+    }
+    let missing = outcome
+        .missing
+        .iter()
+        .map(|p| p.normalized().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
 
     results::write(
         &[
             (&params.image_digest, outcome.manifest.digest.to_string()),
             (&params.image_url, targets[0].to_string()),
+            (&params.missing_platforms, missing),
         ],
         limit,
     )

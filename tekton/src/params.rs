@@ -78,9 +78,12 @@ pub struct ManifestParams {
     /// Each record with the name it is reported under (`RECORDS[0]`, …).
     pub records: Vec<(PathBuf, Record)>,
     pub expect: Option<Vec<Platform>>,
+    /// `ALLOW_MISSING` (default false): publish when some of `expect` have no record.
+    pub allow_missing: bool,
     pub annotations: BTreeMap<String, String>,
     pub image_digest: ResultFile,
     pub image_url: ResultFile,
+    pub missing_platforms: ResultFile,
 }
 
 /// A string param: trimmed, and `None` when unset or blank (Tekton passes unset optional params
@@ -105,22 +108,25 @@ impl Common {
                  registry.example.com/team/app (tags go in the manifest Task's TAGS): {e}"
             ))
         })?;
-        let tls_verify = match param(get, "TLSVERIFY").map(|v| v.to_ascii_lowercase()) {
-            None => true,
-            Some(v) if v == "true" => true,
-            Some(v) if v == "false" => false,
-            Some(v) => {
-                return Err(usage(format!(
-                    "param TLSVERIFY: expected true or false, found {v:?}"
-                )));
-            }
-        };
+        let tls_verify = boolean(get, "TLSVERIFY", true)?;
         Ok(Common {
             image,
             tls_verify,
             dockerconfig: workspace(get, "dockerconfig")?,
             sslcertdir: workspace(get, "sslcertdir")?,
         })
+    }
+}
+
+/// A `"true"`/`"false"` param (Tekton params are strings), `default` when unset or blank.
+fn boolean(get: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> Result<bool> {
+    match param(get, name).map(|v| v.to_ascii_lowercase()).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => Err(usage(format!(
+            "param {name}: expected true or false, found {v:?}"
+        ))),
     }
 }
 
@@ -257,12 +263,19 @@ impl ManifestParams {
                  $(tasks.build.results.RECORD[*])",
             ));
         }
+        let allow_missing = boolean(&get, "ALLOW_MISSING", false)?;
         let mut records = Vec::with_capacity(args.records.len());
         for (i, json) in args.records.iter().enumerate() {
             let origin = PathBuf::from(format!("RECORDS[{i}]"));
             if json.trim().is_empty() {
+                if allow_missing {
+                    // A leg without a record: the fan-in names the platform it lacks.
+                    tracing::info!("{}: empty, left out (ALLOW_MISSING)", origin.display());
+                    continue;
+                }
                 return Err(usage(format!(
-                    "param {}: the record is empty; did its build leg write its RECORD result?",
+                    "param {}: the record is empty; did its build leg write its RECORD result? \
+                     (ALLOW_MISSING \"true\" publishes the legs that did)",
                     origin.display()
                 )));
             }
@@ -279,14 +292,29 @@ impl ManifestParams {
             })?;
             expect.extend(platforms);
         }
+        if allow_missing && expect.is_empty() {
+            return Err(usage(
+                "param ALLOW_MISSING is \"true\" but EXPECT_PLATFORMS is empty: name the \
+                 platforms the index should hold, some of which may then be missing",
+            ));
+        }
+        if records.is_empty() {
+            return Err(usage(format!(
+                "param RECORDS holds {} empty record(s) and nothing else: no build leg wrote \
+                 its RECORD result, so there is nothing to publish",
+                args.records.len()
+            )));
+        }
         Ok(ManifestParams {
             common,
             tags,
             records,
             expect: (!expect.is_empty()).then_some(expect),
+            allow_missing,
             annotations: pairs("ANNOTATIONS", &args.annotations)?,
             image_digest: result(&get, "IMAGE_DIGEST")?,
             image_url: result(&get, "IMAGE_URL")?,
+            missing_platforms: result(&get, "MISSING_PLATFORMS")?,
         })
     }
 }
@@ -337,13 +365,18 @@ fn platform_list(list: &str) -> Result<Vec<Platform>, multiarch_core::platform::
 mod tests {
     use super::*;
 
-    /// An environment of `pairs`, with the four result variables unless `pairs` names them.
+    /// An environment of `pairs`, with the result variables unless `pairs` names them.
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
-        let mut map: BTreeMap<String, String> =
-            ["IMAGE_DIGEST", "IMAGE_URL", "IMAGE_REF", "RECORD"]
-                .iter()
-                .map(|n| (format!("RESULT_{n}"), format!("/tekton/results/{n}")))
-                .collect();
+        let mut map: BTreeMap<String, String> = [
+            "IMAGE_DIGEST",
+            "IMAGE_URL",
+            "IMAGE_REF",
+            "RECORD",
+            "MISSING_PLATFORMS",
+        ]
+        .iter()
+        .map(|n| (format!("RESULT_{n}"), format!("/tekton/results/{n}")))
+        .collect();
         map.insert("IMAGE".into(), "registry.example.com/team/app".into());
         for (k, v) in pairs {
             map.insert((*k).to_owned(), (*v).to_owned());
@@ -530,6 +563,48 @@ mod tests {
         assert_eq!(p.tags, ["latest"]);
         assert_eq!(p.expect, None, "an empty EXPECT_PLATFORMS checks nothing");
         assert!(p.annotations.is_empty());
+        assert!(!p.allow_missing);
+    }
+
+    #[test]
+    fn allow_missing_leaves_out_empty_records_and_needs_expected_platforms() {
+        let args = || ManifestArgs {
+            records: vec![record_json("amd64"), String::new()],
+            expect_platforms: vec!["amd64".into(), "arm64".into()],
+            ..ManifestArgs::default()
+        };
+        let read = |allow: &str, args: ManifestArgs| {
+            ManifestParams::read(env(&[("ALLOW_MISSING", allow)]), &args)
+        };
+        let p = read("true", args()).unwrap();
+        assert!(p.allow_missing);
+        assert_eq!(p.records.len(), 1);
+        assert_eq!(p.records[0].0, PathBuf::from("RECORDS[0]"));
+        assert_eq!(p.missing_platforms.name, "MISSING_PLATFORMS");
+
+        let msg = error(read("false", args()));
+        assert!(msg.contains("RECORDS[1]: the record is empty"), "{msg}");
+        let msg = error(read("yes", args()));
+        assert!(
+            msg.contains("param ALLOW_MISSING: expected true or false"),
+            "{msg}"
+        );
+        let msg = error(read(
+            "true",
+            ManifestArgs {
+                expect_platforms: Vec::new(),
+                ..args()
+            },
+        ));
+        assert!(msg.contains("EXPECT_PLATFORMS is empty"), "{msg}");
+        let msg = error(read(
+            "true",
+            ManifestArgs {
+                records: vec![String::new(), " ".into()],
+                ..args()
+            },
+        ));
+        assert!(msg.contains("nothing to publish"), "{msg}");
     }
 
     #[test]

@@ -203,7 +203,7 @@ fn build_jobs_hand_records_to_the_merge_through_artifacts() {
 }
 
 #[test]
-fn a_merge_without_every_record_names_the_missing_platforms_and_publishes_nothing() {
+fn a_merge_without_every_record_publishes_nothing_unless_missing_platforms_are_allowed() {
     let registry = Registry::start();
     let image = registry.at("org/app");
     let builder = Runner::new();
@@ -251,6 +251,32 @@ fn a_merge_without_every_record_names_the_missing_platforms_and_publishes_nothin
         registry.writes_since(before).is_empty(),
         "nothing may be written"
     );
+
+    // allow-missing: the platforms that arrived are published, and the others named.
+    let (output, outputs) = Runner::new().step(
+        "run",
+        &[
+            ("mode", "merge"),
+            ("image", &image),
+            ("platforms", "linux/amd64,linux/s390x,linux/ppc64le"),
+            ("push", "true"),
+            ("allow-missing", "true"),
+        ],
+        &act,
+    );
+    let output = output.success();
+    assert_eq!(outputs["missing-platforms"], "linux/s390x,linux/ppc64le");
+    assert_eq!(outputs["platform"], "linux/amd64");
+    assert!(
+        output.stdout.contains("::warning::published ")
+            && output.stdout.contains("without linux/s390x, linux/ppc64le"),
+        "{}",
+        output.stdout
+    );
+    let raw = harness::skopeo_raw(&format!("{image}:latest"));
+    assert_eq!(fixtures::sha256(raw.as_bytes()), outputs["digest"]);
+    let index: serde_json::Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(index["manifests"].as_array().unwrap().len(), 1, "{raw}");
 }
 
 #[test]

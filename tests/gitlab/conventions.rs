@@ -30,6 +30,7 @@ const MERGE_VARIABLES: &[&str] = &[
     "MULTIARCH_TAGS",
     "MULTIARCH_ANNOTATIONS",
     "MULTIARCH_PUSH",
+    "MULTIARCH_ALLOW_MISSING",
 ];
 
 fn type_of(value: &Value) -> &'static str {
@@ -297,6 +298,34 @@ fn the_whole_flow_defaults_to_gitlab_com_runners_of_each_architecture() {
         json!([{"job": "multiarch-build", "artifacts": true}])
     );
     assert_eq!(build["stage"], jobs["multiarch-merge"]["stage"]);
+}
+
+#[test]
+fn allow_missing_lets_the_build_jobs_fail_and_tells_the_merge() {
+    for allow in [false, true] {
+        let given = Map::from_iter([("allow-missing".to_owned(), json!(allow))]);
+        let jobs = interpolated_jobs("multiarch", &given);
+        assert_eq!(
+            jobs["multiarch-build"]["allow_failure"],
+            json!(allow),
+            "a failed build lets the merge run only with allow-missing"
+        );
+        assert_eq!(
+            jobs["multiarch-merge"]["variables"]["MULTIARCH_ALLOW_MISSING"],
+            json!(format!("{allow}\n"))
+        );
+        let jobs = interpolated_jobs(
+            "merge",
+            &Map::from_iter([
+                ("allow-missing".to_owned(), json!(allow)),
+                ("platforms".to_owned(), json!(["linux/amd64"])),
+            ]),
+        );
+        assert_eq!(
+            jobs["multiarch-merge"]["variables"]["MULTIARCH_ALLOW_MISSING"],
+            json!(format!("{allow}\n"))
+        );
+    }
 }
 
 /// The README's section of `component`: from its `### \`NAME\`` heading to the next heading of

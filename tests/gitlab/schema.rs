@@ -40,6 +40,7 @@ fn every_input_set(component: &str) -> Map<String, Value> {
         "build-args": ["VERSION=$CI_COMMIT_TAG", "A=b c"],
         "engine": "buildah",
         "push": false,
+        "allow-missing": true,
         "stage": "image",
         "job-image": "ghcr.io/multiarch-dev/multiarch-buildah:0.1.0",
         "platforms": ["linux/amd64", "linux/s390x"],

@@ -49,11 +49,13 @@ const SPECIFIED_NAMES: &[&str] = &[
     "RECORDS",
     "EXPECT_PLATFORMS",
     "ANNOTATIONS",
+    "ALLOW_MISSING",
     "MULTIARCH_IMAGE",
     "IMAGE_DIGEST",
     "IMAGE_URL",
     "IMAGE_REF",
     "RECORD",
+    "MISSING_PLATFORMS",
 ];
 
 /// Whether a finding is `prefer-kebab-case` about one of [`SPECIFIED_NAMES`]

@@ -18,6 +18,7 @@ use crate::record::Record;
 use crate::reference::{ImageRef, Location, ManifestTarget};
 use crate::store::{self, Registries, Store, StoreError};
 use crate::transfer::{Progress, TransferError, TransferStats, Transfers};
+use crate::usage::UsageError;
 
 /// Sources read at the same time.
 const PARALLEL_SOURCES: usize = 32;
@@ -32,6 +33,9 @@ pub struct Request {
     pub references: Vec<ImageRef>,
     /// When set, the index must hold exactly these platforms.
     pub expect: Option<Vec<Platform>>,
+    /// With `expect`: publish what arrived when expected platforms are missing (a failed build
+    /// leg), and report them in [`Outcome::missing`]. Platforms not expected are still refused.
+    pub allow_missing: bool,
     /// Index-level annotations.
     pub annotations: BTreeMap<String, String>,
     pub format: Format,
@@ -49,7 +53,26 @@ pub struct Outcome {
     pub published: Vec<Published>,
     /// Entries left out because the format cannot carry them.
     pub dropped: Vec<Child>,
+    /// Expected platforms the index was published without ([`Request::allow_missing`]).
+    pub missing: Vec<Platform>,
     pub transfers: TransferStats,
+}
+
+impl Outcome {
+    /// What the index left out, for a warning: `linux/s390x: its record is missing`.
+    pub fn missing_summary(&self) -> Option<String> {
+        let (first, rest) = self.missing.split_first()?;
+        let mut list = first.to_string();
+        for platform in rest {
+            list.push_str(", ");
+            list.push_str(&platform.to_string());
+        }
+        Some(if rest.is_empty() {
+            format!("{list}: its record is missing")
+        } else {
+            format!("{list}: their records are missing")
+        })
+    }
 }
 
 /// The index's state in one target repository.
@@ -64,6 +87,9 @@ pub struct Published {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FanInError {
+    /// A request that cannot mean anything (a front end's usage error, exit code 2).
+    #[error("{0}")]
+    Usage(#[source] UsageError),
     #[error(
         "no --tag given: name at least one place to publish the index (e.g. --tag ghcr.io/org/app:1.0)"
     )]
@@ -169,6 +195,12 @@ pub async fn run(
     registries: &Registries,
     progress: &dyn Progress,
 ) -> Result<Outcome, FanInError> {
+    if request.allow_missing && request.expect.is_none() {
+        return Err(FanInError::Usage(UsageError::new(
+            "--allow-missing needs --expect-platforms: it lets some of the expected platforms be \
+             missing, so name them (e.g. --expect-platforms linux/amd64,linux/arm64)",
+        )));
+    }
     let targets = open_targets(&request.tags, registries).await?;
     if request.records.is_empty() && request.references.is_empty() {
         return Err(FanInError::NoSources);
@@ -207,9 +239,10 @@ pub async fn run(
         )
     };
     annotations.extend(request.annotations.clone());
-    if let Some(expected) = &request.expect {
-        index::check_expected(&entries.images, expected)?;
-    }
+    let missing = match &request.expect {
+        Some(expected) => index::check_expected(&entries.images, expected, request.allow_missing)?,
+        None => Vec::new(),
+    };
     let stitched = index::stitch(&entries, &annotations, request.format)?;
     for dropped in &stitched.dropped {
         tracing::warn!(
@@ -231,6 +264,7 @@ pub async fn run(
         index: stitched.index,
         published: Vec::new(),
         dropped: stitched.dropped,
+        missing,
         transfers: TransferStats::default(),
     };
     if request.dry_run {
