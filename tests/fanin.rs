@@ -838,6 +838,53 @@ fn allow_missing_publishes_the_expected_platforms_that_arrived() {
     .failure(2, "--expect-platforms");
 }
 
+#[test]
+fn two_fan_ins_racing_on_one_tag_leave_one_complete_index() {
+    let registry = Registry::start();
+    let repo = registry.at("app");
+    let images = fixtures::push_hello_images(&repo, &["linux/amd64", "linux/arm64", "linux/s390x"]);
+    let (two, three) = (tempdir(), tempdir());
+    record_all(&repo, &[&images[0], &images[1]], two.path());
+    record_all(&repo, &images.iter().collect::<Vec<_>>(), three.path());
+    let tag = format!("{repo}:latest");
+    let layout = tempdir();
+    let mut printed = std::collections::BTreeSet::new();
+    for round in 0..10 {
+        let start = std::sync::Barrier::new(2);
+        let fan_in = |records: &Path| {
+            let run = multiarch(&[
+                "manifest",
+                "push",
+                "--tag",
+                &tag,
+                "--records",
+                records.to_str().unwrap(),
+            ]);
+            start.wait();
+            run.run().success().stdout_line().to_owned()
+        };
+        let (a, b) = std::thread::scope(|scope| {
+            let a = scope.spawn(|| fan_in(two.path()));
+            let b = scope.spawn(|| fan_in(three.path()));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_ne!(a, b, "round {round}: two different indexes");
+        let now = format!("{repo}@{}", fixtures::sha256(skopeo_raw(&tag).as_bytes()));
+        assert!(
+            now == a || now == b,
+            "round {round}: {tag} is {now}, neither {a} nor {b}"
+        );
+        // The whole index can be pulled: every child, config and layer is there.
+        skopeo_copy_all(&tag, layout.path(), &format!("round-{round}"));
+        printed.extend([a, b]);
+    }
+    assert_eq!(
+        printed.len(),
+        2,
+        "each fan-in gives the same index every round: {printed:?}"
+    );
+}
+
 /// A proxy in front of a registry that adds a newline to every manifest fetched by digest: JSON
 /// that still parses, but no longer hashes to the digest asked for (the harness proxy rewrites
 /// headers only).
