@@ -13,6 +13,7 @@ mod examples;
 mod fanin;
 mod github;
 mod gitlab;
+mod injection;
 mod inspect;
 mod interop;
 mod layout;
