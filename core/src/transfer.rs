@@ -99,6 +99,9 @@ pub enum TransferError {
     Manifest(#[from] ManifestError),
 }
 
+/// Held while one blob is made present in one repository.
+type BlobLock = Arc<tokio::sync::Mutex<()>>;
+
 /// The transfers of one run: where progress goes, a bound on blobs streamed at once, and the
 /// blobs being made present right now.
 #[derive(Debug)]
@@ -108,7 +111,7 @@ pub struct Transfers<'a> {
     /// One lock per (target, blob): images of one index often share layers, and two requests
     /// writing the same blob into one repository at once (a mount racing a mount) can leave the
     /// registry without it. The second waits, then finds the blob present.
-    in_flight: Mutex<HashMap<(String, Digest), Arc<tokio::sync::Mutex<()>>>>,
+    in_flight: Mutex<HashMap<(String, Digest), BlobLock>>,
 }
 
 impl<'a> Transfers<'a> {
@@ -120,7 +123,7 @@ impl<'a> Transfers<'a> {
         }
     }
 
-    fn blob_lock(&self, target: &dyn Store, digest: &Digest) -> Arc<tokio::sync::Mutex<()>> {
+    fn blob_lock(&self, target: &dyn Store, digest: &Digest) -> BlobLock {
         self.in_flight
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
