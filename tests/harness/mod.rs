@@ -3,6 +3,7 @@
 
 pub mod base_image;
 pub mod buildah;
+pub mod faults;
 pub mod fixtures;
 pub mod gobin;
 pub mod proxy;
