@@ -11,6 +11,7 @@ mod build;
 mod cli;
 mod examples;
 mod fanin;
+mod faults;
 mod github;
 mod gitlab;
 mod injection;
