@@ -18,5 +18,6 @@ mod injection;
 mod inspect;
 mod interop;
 mod layout;
+mod load;
 mod tekton;
 mod tutorial;
