@@ -19,5 +19,6 @@ mod inspect;
 mod interop;
 mod layout;
 mod load;
+mod secrets;
 mod tekton;
 mod tutorial;
