@@ -143,7 +143,14 @@ fn corpus(registry: &Registry, records: &std::path::Path) -> Vec<(String, Vec<St
             &format!("{repo}:x"),
         ],
         vec!["inspect", &format!("{repo}:does-not-exist")],
-        vec!["inspect", "127.0.0.1:9/app:1"],
+        vec![
+            "inspect",
+            "--retries",
+            "1",
+            "--retry-delay",
+            "1",
+            "127.0.0.1:9/app:1",
+        ],
         vec!["inspect", &format!("oci:{}:x", records.display())],
     ]
     .into_iter()
@@ -205,6 +212,7 @@ fn bad_input_gets_a_clear_error_and_the_right_exit_code() {
     settings.add_filter(&regex_escape(&registry.host), "[REGISTRY]");
     settings.add_filter(&regex_escape(&records.display().to_string()), "[DIR]");
     settings.add_filter(r"sha256:[a-f0-9]{64}", "[DIGEST]");
+    settings.add_filter(r"in \d+\.\d s;", "in [SECONDS] s;");
     settings.bind(|| insta::assert_snapshot!("bad_input", transcript));
 }
 

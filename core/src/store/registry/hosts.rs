@@ -11,7 +11,7 @@ use reqwest::{Certificate, Url};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::RegistryStore;
-use super::retry::RetryPolicy;
+use super::retry::{Attempts, RetryPolicy};
 use super::session::Host;
 use super::token::Auth;
 use crate::auth::{self, ExplicitCredentials};
@@ -188,22 +188,53 @@ impl Registries {
     /// For hosts allowed plain HTTP: should plain HTTP be used? Loopback hosts are tried over
     /// plain HTTP first (nothing leaves the machine, and most local registries speak it); hosts
     /// listed as insecure are tried over HTTPS first, as Docker does, and unlike Docker their
-    /// certificate is still verified.
+    /// certificate is still verified. A host that answers neither way (a registry restarting) is
+    /// asked again within the retry bounds.
     async fn probe_plain_http(&self, registry: &str) -> Result<bool, StoreError> {
+        let mut attempts = Attempts::new(self.options.retry);
+        loop {
+            match self.probe_once(registry).await {
+                Ok(plain) => return Ok(plain),
+                Err(Probe { error, transient }) => {
+                    if !transient {
+                        return Err(error);
+                    }
+                    match attempts.next_delay(None) {
+                        Some(delay) => {
+                            tracing::debug!(registry, delay_ms = delay.as_millis() as u64, reason = %error, "retrying");
+                            tokio::time::sleep(delay).await;
+                        }
+                        None => {
+                            return Err(StoreError::GaveUp {
+                                tries: attempts.tries,
+                                seconds: attempts.elapsed().as_secs_f64(),
+                                last: Box::new(error),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn probe_once(&self, registry: &str) -> Result<bool, Probe> {
         let probe = self
             .client_builder()
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| StoreError::Unreachable {
-                registry: registry.to_owned(),
-                message: format!("cannot set up an HTTP client: {e}"),
+            .map_err(|e| Probe {
+                error: StoreError::Unreachable {
+                    registry: registry.to_owned(),
+                    message: format!("cannot set up an HTTP client: {e}"),
+                },
+                transient: false,
             })?;
         let http = || probe.get(format!("http://{registry}/v2/")).send();
         let https = || probe.get(format!("https://{registry}/v2/")).send();
-        // A registry answers /v2/ with 200, or 401 when it wants credentials; a TLS server spoken
-        // to in plain HTTP answers 400.
-        let is_registry =
-            |response: &reqwest::Response| matches!(response.status().as_u16(), 200 | 401);
+        // A registry answers /v2/ with 200, or 401 when it wants credentials (or, overloaded,
+        // 429 or 5xx, which the requests themselves then retry); a TLS server spoken to in plain
+        // HTTP answers 400.
+        let is_registry = |response: &reqwest::Response| response.status().as_u16() != 400;
 
         if reference::is_loopback(registry) {
             let plain = match http().await {
@@ -213,32 +244,46 @@ impl Registries {
             };
             return match https().await {
                 Ok(_) => Ok(false),
-                Err(e) => Err(unreachable(registry, &root_cause(&e), &plain)),
+                Err(e) => Err(Probe {
+                    transient: e.is_connect() || e.is_timeout(),
+                    error: unreachable(registry, &root_cause(&e), &plain),
+                }),
             };
         }
-        let secure = match https().await {
+        let (secure, secure_transient) = match https().await {
             Ok(_) => return Ok(false),
-            Err(e) => root_cause(&e),
+            Err(e) => (root_cause(&e), e.is_connect() || e.is_timeout()),
         };
         // A host that speaks TLS but whose certificate does not verify is never downgraded: that
         // is what an attacker in the middle would arrange.
         if secure.to_ascii_lowercase().contains("certificate") {
-            return Err(unreachable(
-                registry,
-                &secure,
-                "not tried, since the host speaks HTTPS",
-            ));
+            return Err(Probe {
+                error: unreachable(registry, &secure, "not tried, since the host speaks HTTPS"),
+                transient: false,
+            });
         }
         match http().await {
             Ok(response) if is_registry(&response) => Ok(true),
-            Ok(response) => Err(unreachable(
-                registry,
-                &secure,
-                &format!("it answered {} to /v2/", response.status()),
-            )),
-            Err(e) => Err(unreachable(registry, &secure, &root_cause(&e))),
+            Ok(response) => Err(Probe {
+                error: unreachable(
+                    registry,
+                    &secure,
+                    &format!("it answered {} to /v2/", response.status()),
+                ),
+                transient: false,
+            }),
+            Err(e) => Err(Probe {
+                transient: secure_transient && (e.is_connect() || e.is_timeout()),
+                error: unreachable(registry, &secure, &root_cause(&e)),
+            }),
         }
     }
+}
+
+/// Why a probe found no way to talk to a host, and whether asking again may help.
+struct Probe {
+    error: StoreError,
+    transient: bool,
 }
 
 fn unreachable(registry: &str, over_https: &str, over_http: &str) -> StoreError {

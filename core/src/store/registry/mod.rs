@@ -31,6 +31,11 @@ use crate::manifest::{MAX_MANIFEST_BYTES, RawManifest};
 use crate::media_type;
 use crate::reference::{DEFAULT_TAG, Location, ManifestTarget, Repository};
 
+/// The error code of a manifest that references a blob the repository does not hold.
+const BLOB_UNKNOWN: &str = "MANIFEST_BLOB_UNKNOWN";
+/// Second looks at a manifest refused for an unknown blob.
+const BLOB_RECHECKS: u32 = 2;
+
 /// The registry's own digest of what it served.
 const CONTENT_DIGEST: &str = "docker-content-digest";
 
@@ -233,18 +238,35 @@ impl Store for RegistryStore {
             return Err(too_large(&op, manifest.size()));
         }
         let url = self.host.url(&self.manifest_path(target))?;
-        let answer = self
-            .host
-            .send(&op, &self.scope(true), &mut self.host.attempts(), |http| {
-                http.put(url.clone())
-                    .header(CONTENT_TYPE, manifest.media_type.as_str())
-                    .body(manifest.bytes.clone())
-            })
-            .await?;
-        if !answer.response.status().is_success() {
-            return Err(errors::from_response(&self.host, &op, answer.response).await);
+        let mut attempts = self.host.attempts();
+        let mut rechecks = 0;
+        loop {
+            let answer = self
+                .host
+                .send(&op, &self.scope(true), &mut attempts, |http| {
+                    http.put(url.clone())
+                        .header(CONTENT_TYPE, manifest.media_type.as_str())
+                        .body(manifest.bytes.clone())
+                })
+                .await?;
+            if answer.response.status().is_success() {
+                return Ok(());
+            }
+            let status = answer.response.status();
+            let error = errors::from_response(&self.host, &op, answer.response).await;
+            // The reference registry can report a blob written a moment ago by another client
+            // as unknown while that client rewrites its link (two fan-ins sharing layers); the
+            // blob is there on a second look.
+            if status == StatusCode::BAD_REQUEST
+                && error.to_string().contains(BLOB_UNKNOWN)
+                && rechecks < BLOB_RECHECKS
+            {
+                rechecks += 1;
+                self.host.back_off(&op, &mut attempts, None, error).await?;
+                continue;
+            }
+            return Err(error);
         }
-        Ok(())
     }
 
     async fn blob_exists(&self, digest: &Digest) -> Result<bool, StoreError> {

@@ -45,7 +45,12 @@ pub(super) fn is_transient_error(error: &reqwest::Error) -> bool {
     if is_certificate_error(error) {
         return false;
     }
-    error.is_connect() || error.is_timeout() || error.is_request() || error.is_body()
+    // A body cut short surfaces as a body or a decode error, depending on where it broke.
+    error.is_connect()
+        || error.is_timeout()
+        || error.is_request()
+        || error.is_body()
+        || error.is_decode()
 }
 
 fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {

@@ -147,7 +147,6 @@ impl Host {
                 tokio::time::sleep(delay).await;
                 Ok(())
             }
-            None if attempts.tries <= 1 => Err(last),
             None => Err(StoreError::GaveUp {
                 tries: attempts.tries,
                 seconds: attempts.elapsed().as_secs_f64(),
