@@ -80,11 +80,13 @@ pub enum AuthError {
     #[error("cannot read auth file {path}: {reason}; fix the file or remove it")]
     Unreadable { path: PathBuf, reason: String },
     #[error(
-        "the credential helper for {registry} (configured in {path}) failed: {message}; run it by hand (`echo {registry} | docker-credential-NAME get`) to see why"
+        "the credential helper for {registry} (configured in {path}) failed: {message}; run it by hand (`echo {registry} | docker-credential-{helper} get`) to see why"
     )]
     Helper {
         registry: String,
         path: PathBuf,
+        /// The helper's name, as configured (`docker-credential-NAME`).
+        helper: String,
         message: String,
     },
     #[error(
@@ -150,13 +152,21 @@ fn lookup_in_file(registry: &str, path: &Path) -> Result<Option<Found>, AuthErro
         }
     };
     // docker_credential reports any parse failure as "unable to read config"; say where instead.
-    if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-        return Err(AuthError::Unreadable {
-            path: path.to_owned(),
-            reason: format!("not valid JSON ({e})"),
-        });
-    }
+    let config = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(config) => config,
+        Err(e) => {
+            return Err(AuthError::Unreadable {
+                path: path.to_owned(),
+                reason: format!("not valid JSON ({e})"),
+            });
+        }
+    };
     let key = auth_key(registry);
+    let helper = config["credHelpers"][key]
+        .as_str()
+        .or(config["credsStore"].as_str())
+        .unwrap_or("NAME")
+        .to_owned();
     match docker_credential::get_credential_from_reader(bytes.as_slice(), key) {
         Ok(DockerCredential::UsernamePassword(username, password)) => Ok(Some(Found {
             credential: Credential {
@@ -172,23 +182,34 @@ fn lookup_in_file(registry: &str, path: &Path) -> Result<Option<Found>, AuthErro
         Err(CredentialRetrievalError::NoCredentialConfigured) => Ok(None),
         // Helpers answer "credentials not found" for registries they hold nothing for.
         Err(CredentialRetrievalError::HelperFailure { stdout, .. })
-            if stdout.to_ascii_lowercase().contains("credentials not found") =>
+            if stdout
+                .to_ascii_lowercase()
+                .contains("credentials not found") =>
         {
             Ok(None)
         }
-        Err(CredentialRetrievalError::HelperFailure { helper, stderr, .. }) => Err(AuthError::Helper {
+        Err(CredentialRetrievalError::HelperFailure {
+            helper: program,
+            stderr,
+            ..
+        }) => Err(AuthError::Helper {
             registry: registry.to_owned(),
             path: path.to_owned(),
-            message: format!("{helper} exited with an error: {}", stderr.trim()),
+            helper,
+            message: format!("{program} exited with an error: {}", stderr.trim()),
         }),
         Err(CredentialRetrievalError::HelperCommunicationError) => Err(AuthError::Helper {
             registry: registry.to_owned(),
             path: path.to_owned(),
-            message: "could not run it, or it exited before reading the request (is docker-credential-NAME on PATH and executable?)".to_owned(),
+            message: format!(
+                "could not run it, or it exited before reading the request (is docker-credential-{helper} on PATH and executable?)"
+            ),
+            helper,
         }),
         Err(CredentialRetrievalError::MalformedHelperResponse) => Err(AuthError::Helper {
             registry: registry.to_owned(),
             path: path.to_owned(),
+            helper,
             message: "its answer was not the expected JSON".to_owned(),
         }),
         Err(other) => Err(AuthError::Unreadable {
@@ -282,5 +303,9 @@ mod tests {
         );
         let err = lookup("ghcr.io", None, &[helper]).unwrap_err().to_string();
         assert!(err.contains("credential helper for ghcr.io"), "{err}");
+        assert!(
+            err.contains("docker-credential-definitely-not-installed get"),
+            "the helper is named: {err}"
+        );
     }
 }
