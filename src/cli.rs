@@ -104,13 +104,14 @@ pub struct GlobalArgs {
     )]
     pub retry_delay: u64,
 
-    /// Requests in flight to one registry host at a time (connections are reused).
+    /// Requests in flight to one registry host at a time (connections are reused); at least 2,
+    /// since a copy within one registry reads and writes at once.
     #[arg(
         long,
         value_name = "N",
         env = "MULTIARCH_MAX_CONNECTIONS",
         default_value_t = 16,
-        value_parser = clap::value_parser!(u32).range(1..=256),
+        value_parser = clap::value_parser!(u32).range(2..=256),
         global = true
     )]
     pub max_connections: u32,

@@ -16,6 +16,9 @@ use super::session::{Answer, Host};
 use super::token::Scope;
 use crate::store::StoreError;
 
+/// A download slot and a request permit.
+type Held = (OwnedSemaphorePermit, OwnedSemaphorePermit);
+
 /// A blob download in progress.
 struct Download {
     host: Arc<Host>,
@@ -28,11 +31,8 @@ struct Download {
     offset: u64,
     /// Bytes still to drop from the current body (a server that ignored `Range`).
     skip: u64,
-    /// The body being read, and its place among the host's requests in flight.
-    body: Option<(
-        BoxStream<'static, reqwest::Result<Bytes>>,
-        OwnedSemaphorePermit,
-    )>,
+    /// The body being read, and its places among the host's downloads and requests in flight.
+    body: Option<(BoxStream<'static, reqwest::Result<Bytes>>, Held)>,
 }
 
 /// Starts downloading a blob of `size` bytes. The stream is not verified here (the caller
@@ -67,6 +67,7 @@ impl Download {
     /// Asks for the bytes from `offset` on.
     async fn request(&mut self) -> Result<(), StoreError> {
         let (url, offset) = (self.url.clone(), self.offset);
+        let slot = self.host.download_slot().await;
         let Answer { response, permit } = self
             .host
             .send(&self.op, &self.scope, &mut self.attempts, |http| {
@@ -83,7 +84,7 @@ impl Download {
             StatusCode::OK => offset,
             _ => return Err(errors::from_response(&self.host, &self.op, response).await),
         };
-        self.body = Some((response.bytes_stream().boxed(), permit));
+        self.body = Some((response.bytes_stream().boxed(), (slot, permit)));
         Ok(())
     }
 
@@ -101,6 +102,9 @@ impl Download {
                         }
                     }
                     self.offset += chunk.len() as u64;
+                    if self.attempts.tries > 0 {
+                        self.attempts.progressed();
+                    }
                     return Some(Ok(chunk));
                 }
                 Some(Err(error)) if retry::is_transient_error(&error) => {

@@ -116,7 +116,25 @@ async fn read_some(mut response: reqwest::Response) -> Vec<u8> {
 }
 
 fn classify(host: &Host, op: &Operation<'_>, status: u16, message: String) -> StoreError {
+    let said = short(&message);
+    let said = if said.is_empty() {
+        String::new()
+    } else {
+        format!("; it said: {said}")
+    };
     match status {
+        // A write refused with 404 is about the repository, not the content (ECR and Harbor
+        // answer so for a repository or project that doesn't exist).
+        404 if op.push => StoreError::Status {
+            registry: host.registry.clone(),
+            location: op.location.clone(),
+            operation: op.describe(),
+            status,
+            message: format!(
+                "{} (does the repository exist? some registries want it created before the first push)",
+                short(&message)
+            ),
+        },
         404 => StoreError::NotFound {
             location: op.location.clone(),
             what: op.what.clone(),
@@ -126,9 +144,9 @@ fn classify(host: &Host, op: &Operation<'_>, status: u16, message: String) -> St
             location: op.location.clone(),
             status,
             hint: match &host.credential_source {
-                None => no_credentials(host),
+                None => format!("{}{said}", no_credentials(host)),
                 Some(_) => format!(
-                    "{} did not let {} {} (check the password or token, and its scopes)",
+                    "{} did not let {} {} (check the password or token, and its scopes){said}",
                     host.registry,
                     credentials(host),
                     if op.push {

@@ -123,7 +123,8 @@ impl Registries {
         let plain_http =
             self.options.allows_plain_http(registry) && self.probe_plain_http(registry).await?;
         tracing::debug!(registry, plain_http, "connecting");
-        let limit = self.options.max_requests_per_host.max(1);
+        // Two at least: a copy within one registry reads and writes at once.
+        let limit = self.options.max_requests_per_host.max(2);
         let http = self
             .client_builder()
             .read_timeout(READ_TIMEOUT)
@@ -172,6 +173,7 @@ impl Registries {
             auth: Auth::new(credential),
             credential_source,
             permits: Arc::new(Semaphore::new(limit)),
+            download_slots: Arc::new(Semaphore::new(limit / 2)),
             retry: self.options.retry,
             chunked_uploads: AtomicBool::new(false),
         }))

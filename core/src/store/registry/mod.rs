@@ -23,7 +23,7 @@ use reqwest::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 use self::errors::Operation;
 pub use self::hosts::{Registries, RegistryOptions};
 pub use self::retry::RetryPolicy;
-use self::session::Host;
+use self::session::{Answer, Host};
 use self::token::Scope;
 use super::{BlobSource, BlobStream, Store, StoreError};
 use crate::digest::{self, Digest, VerifyingStream};
@@ -103,7 +103,10 @@ impl RegistryStore {
                         .header(ACCEPT, media_type::MANIFEST_TYPES.join(", "))
                 })
                 .await?;
-            let mut response = answer.response;
+            let Answer {
+                mut response,
+                permit,
+            } = answer;
             if response.status() != StatusCode::OK {
                 return Err(errors::from_response(&self.host, op, response).await);
             }
@@ -132,6 +135,7 @@ impl RegistryStore {
             match read {
                 Ok(()) => return Ok((body.freeze(), headers)),
                 Err(error) if retry::is_transient_error(&error) => {
+                    drop(permit);
                     let last = errors::transport(&self.host, op, &error);
                     self.host.back_off(op, &mut attempts, None, last).await?;
                 }
@@ -249,11 +253,13 @@ impl Store for RegistryStore {
                         .body(manifest.bytes.clone())
                 })
                 .await?;
-            if answer.response.status().is_success() {
+            let Answer { response, permit } = answer;
+            if response.status().is_success() {
                 return Ok(());
             }
-            let status = answer.response.status();
-            let error = errors::from_response(&self.host, &op, answer.response).await;
+            let status = response.status();
+            let error = errors::from_response(&self.host, &op, response).await;
+            drop(permit);
             // The reference registry can report a blob written a moment ago by another client
             // as unknown while that client rewrites its link (two fan-ins sharing layers); the
             // blob is there on a second look.

@@ -78,12 +78,13 @@ pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
-/// The tries of one request.
+/// The tries of one request. The time bound runs from the first failure, and starts again
+/// when a long transfer makes progress after one ([`Attempts::progressed`]).
 #[derive(Debug)]
 pub(super) struct Attempts {
     policy: RetryPolicy,
-    started: Instant,
-    /// Tries made so far.
+    first_failure: Option<Instant>,
+    /// Failed tries so far.
     pub tries: u32,
 }
 
@@ -91,18 +92,26 @@ impl Attempts {
     pub fn new(policy: RetryPolicy) -> Self {
         Attempts {
             policy,
-            started: Instant::now(),
+            first_failure: None,
             tries: 0,
         }
     }
 
+    /// The time since the first failure.
     pub fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+        self.first_failure.map_or(Duration::ZERO, |t| t.elapsed())
+    }
+
+    /// A transfer moved on after a failure: its next failure gets a full set of tries.
+    pub fn progressed(&mut self) {
+        self.first_failure = None;
+        self.tries = 0;
     }
 
     /// Counts a try that failed in a way worth retrying, and says how long to wait before the
     /// next; `None` when the tries or the time are used up (or `asked` is past the bound).
     pub fn next_delay(&mut self, asked: Option<Duration>) -> Option<Duration> {
+        self.first_failure.get_or_insert_with(Instant::now);
         self.tries += 1;
         if self.tries > self.policy.retries {
             return None;
@@ -195,6 +204,11 @@ mod tests {
         }
         assert_eq!(attempts.next_delay(None), None);
         assert_eq!(attempts.tries, 4);
+        attempts.progressed();
+        assert!(
+            attempts.next_delay(None).is_some(),
+            "progress gives the tries back"
+        );
     }
 
     #[test]

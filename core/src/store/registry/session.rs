@@ -27,6 +27,9 @@ pub(super) struct Host {
     pub auth: Auth,
     pub credential_source: Option<CredentialSource>,
     pub permits: Arc<Semaphore>,
+    /// Downloads whose bodies are being read hold a permit for long; they may hold at most
+    /// half of them, so that an upload fed by a download from the same host always gets one.
+    pub download_slots: Arc<Semaphore>,
     pub retry: RetryPolicy,
     /// Set once the registry refused a whole blob in one request (`413`).
     pub chunked_uploads: AtomicBool,
@@ -60,12 +63,29 @@ impl Host {
     }
 
     /// A location the registry sent (an upload session), relative or absolute.
-    pub fn resolve(&self, op: &Operation, location: &str) -> Result<Url, StoreError> {
-        self.base.join(location).map_err(|e| StoreError::Protocol {
+    pub fn resolve(&self, op: &Operation<'_>, location: &str) -> Result<Url, StoreError> {
+        let url = self.base.join(location).map_err(|e| StoreError::Protocol {
             registry: self.registry.clone(),
             operation: op.describe(),
             message: format!("its Location `{location}` is not a URL: {e}"),
-        })
+        })?;
+        if url.scheme() != "https" && self.base.scheme() == "https" {
+            return Err(StoreError::Protocol {
+                registry: self.registry.clone(),
+                operation: op.describe(),
+                message: format!(
+                    "it speaks HTTPS but sent the upload to plain HTTP (`{}`); a proxy in front of it may need to pass on the original scheme (X-Forwarded-Proto)",
+                    without_query(&url)
+                ),
+            });
+        }
+        Ok(url)
+    }
+
+    /// Whether credentials for this host may go to `url` (another host gets none, as Docker
+    /// does: an upload Location may point at storage elsewhere).
+    pub fn is_own(&self, url: &Url) -> bool {
+        url.origin() == self.base.origin()
     }
 
     pub fn attempts(&self) -> Attempts {
@@ -100,18 +120,23 @@ impl Host {
                 Err(error) => return Err(errors::transport(self, op, &error)),
                 Ok(response) => {
                     let status = response.status();
-                    tracing::debug!(
-                        registry = %self.registry,
-                        operation = %op.describe(),
-                        url = %response.url(),
-                        status = status.as_u16(),
-                        "registry request"
-                    );
+                    log_request(self, op, &response);
                     if status == StatusCode::UNAUTHORIZED && auth_rounds < 2 {
                         auth_rounds += 1;
-                        if self.answer_challenge(scope, &response, sent.as_ref()).await {
+                        let challenge = response
+                            .headers()
+                            .get(WWW_AUTHENTICATE)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(challenge::parse);
+                        // Nothing is held while the token cache is touched: another request
+                        // may be fetching a token and need a permit.
+                        drop(permit);
+                        if self.answer_challenge(scope, challenge, sent.as_ref()).await {
                             continue;
                         }
+                        // Not worth another round: read the refusal itself.
+                        let permit = self.permit().await;
+                        return Ok(Answer { response, permit });
                     }
                     if retry::is_transient_status(status) {
                         let asked = retry::retry_after(response.headers());
@@ -155,6 +180,14 @@ impl Host {
         }
     }
 
+    pub async fn download_slot(&self) -> OwnedSemaphorePermit {
+        self.download_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
+    }
+
     pub async fn permit(&self) -> OwnedSemaphorePermit {
         self.permits
             .clone()
@@ -163,17 +196,8 @@ impl Host {
             .expect("the semaphore is never closed")
     }
 
-    /// The `Authorization` header already at hand for `scope`, without fetching a token (for a
-    /// request that follows one that fetched it).
-    pub async fn current_authorization(&self, scope: &Scope) -> Option<HeaderValue> {
-        match self.auth.challenge()? {
-            Challenge::Basic => self.auth.basic(),
-            Challenge::Bearer { .. } => Auth::cached_in(&*self.auth.slot(scope).lock().await),
-        }
-    }
-
     /// The `Authorization` header for `scope`, as far as the host's challenge is known.
-    async fn authorization(
+    pub async fn authorization(
         &self,
         scope: &Scope,
         attempts: &mut Attempts,
@@ -201,15 +225,10 @@ impl Host {
     async fn answer_challenge(
         &self,
         scope: &Scope,
-        response: &Response,
+        challenge: Option<Challenge>,
         sent: Option<&HeaderValue>,
     ) -> bool {
-        let Some(challenge) = response
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(challenge::parse)
-        else {
+        let Some(challenge) = challenge else {
             return false;
         };
         let known = self.auth.challenge();
@@ -249,6 +268,15 @@ impl Host {
             operation: "authentication".to_owned(),
             message: format!("its token service `{realm}` is not a URL: {e}"),
         })?;
+        if url.scheme() != "https" && self.base.scheme() == "https" {
+            return Err(StoreError::Protocol {
+                registry: self.registry.clone(),
+                operation: "authentication".to_owned(),
+                message: format!(
+                    "it speaks HTTPS but sends clients to a token service over plain HTTP (`{realm}`); credentials are not sent there"
+                ),
+            });
+        }
         {
             let mut query = url.query_pairs_mut();
             if let Some(service) = service {
@@ -315,4 +343,22 @@ impl Host {
             });
         }
     }
+}
+
+/// Logs one answer, without the query string: redirects to object storage carry signatures there.
+pub(super) fn log_request(host: &Host, op: &Operation<'_>, response: &Response) {
+    tracing::debug!(
+        registry = %host.registry,
+        operation = %op.describe(),
+        url = %without_query(response.url()),
+        status = response.status().as_u16(),
+        "registry request"
+    );
+}
+
+/// A URL for messages and logs: scheme, host and path, no query (signatures, upload state).
+pub(super) fn without_query(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.to_string()
 }

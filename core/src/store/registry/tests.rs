@@ -264,8 +264,16 @@ async fn a_refused_whole_blob_goes_in_chunks() {
     assert_eq!(requests_to(&server, "/upload/2").await.len(), 1);
 }
 
+/// A 502, or a 404 for a session the registry lost (expired, or another node behind a load
+/// balancer): the blob goes again in a new session.
 #[tokio::test]
 async fn a_broken_upload_restarts_in_a_new_session() {
+    for status in [502, 404] {
+        broken_upload_restarts(status).await;
+    }
+}
+
+async fn broken_upload_restarts(status: u16) {
     let server = server().await;
     let blob = bytes::Bytes::from_static(b"layer content");
     let digest = digest::sha256(&blob);
@@ -283,7 +291,7 @@ async fn a_broken_upload_restarts_in_a_new_session() {
         .await;
     Mock::given(method("PUT"))
         .and(path("/upload/1"))
-        .respond_with(ResponseTemplate::new(502))
+        .respond_with(ResponseTemplate::new(status))
         .mount(&server)
         .await;
     Mock::given(method("PUT"))

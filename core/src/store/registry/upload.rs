@@ -12,7 +12,7 @@ use reqwest::{RequestBuilder, StatusCode, Url};
 
 use super::errors::{self, Operation};
 use super::retry::{self, Attempts};
-use super::session::Host;
+use super::session::{self, Host};
 use super::token::Scope;
 use crate::digest::Digest;
 use crate::store::{BlobSource, StoreError};
@@ -62,7 +62,7 @@ impl Upload<'_> {
                         registry: self.host.registry.clone(),
                         operation: self.op.describe(),
                         message: format!(
-                            "it refused even {CHUNK_BYTES}-byte chunks as too large (HTTP 413)"
+                            "it refused even {CHUNK_BYTES}-byte chunks as too large (HTTP 413); a proxy in front of it may limit request bodies (nginx: client_max_body_size)"
                         ),
                     });
                 }
@@ -85,11 +85,11 @@ impl Upload<'_> {
             let request = self
                 .host
                 .http
-                .put(url)
+                .put(url.clone())
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(CONTENT_LENGTH, self.size)
                 .body(reqwest::Body::wrap_stream(data));
-            return self.finish(request).await;
+            return self.finish(&url, request, attempts).await;
         }
         let mut sent = 0u64;
         let mut chunk = BytesMut::with_capacity(CHUNK_BYTES);
@@ -103,19 +103,16 @@ impl Upload<'_> {
             while chunk.len() >= CHUNK_BYTES || (end && !chunk.is_empty()) {
                 let take = chunk.len().min(CHUNK_BYTES);
                 let part = chunk.split_to(take).freeze();
-                location = self.patch(location, sent, part).await?;
+                location = self.patch(location, sent, part, attempts).await?;
                 sent += take as u64;
             }
             if end {
                 break;
             }
         }
-        let request = self
-            .host
-            .http
-            .put(self.with_digest(location))
-            .header(CONTENT_LENGTH, 0);
-        self.finish(request).await
+        let url = self.with_digest(location);
+        let request = self.host.http.put(url.clone()).header(CONTENT_LENGTH, 0);
+        self.finish(&url, request, attempts).await
     }
 
     /// Opens an upload session; its URL.
@@ -133,17 +130,23 @@ impl Upload<'_> {
     }
 
     /// Sends one chunk; the session's next URL.
-    async fn patch(&self, location: Url, offset: u64, part: Bytes) -> Result<Url, Broke> {
+    async fn patch(
+        &self,
+        location: Url,
+        offset: u64,
+        part: Bytes,
+        attempts: &mut Attempts,
+    ) -> Result<Url, Broke> {
         let end = offset + part.len() as u64 - 1;
         let request = self
             .host
             .http
-            .patch(location)
+            .patch(location.clone())
             .header(CONTENT_TYPE, "application/octet-stream")
             .header(CONTENT_RANGE, format!("{offset}-{end}"))
             .header(CONTENT_LENGTH, part.len())
             .body(part);
-        let response = self.send_once(request).await?;
+        let response = self.send_once(&location, request, attempts).await?;
         if response.status() != StatusCode::ACCEPTED {
             return Err(self.failure(response).await);
         }
@@ -151,8 +154,13 @@ impl Upload<'_> {
     }
 
     /// Sends the request that completes the upload.
-    async fn finish(&self, request: RequestBuilder) -> Result<(), Broke> {
-        let response = self.send_once(request).await?;
+    async fn finish(
+        &self,
+        url: &Url,
+        request: RequestBuilder,
+        attempts: &mut Attempts,
+    ) -> Result<(), Broke> {
+        let response = self.send_once(url, request, attempts).await?;
         if response.status().is_success() {
             Ok(())
         } else {
@@ -161,16 +169,31 @@ impl Upload<'_> {
     }
 
     /// Sends a request whose body can be read only once: a failure abandons the session.
-    async fn send_once(&self, request: RequestBuilder) -> Result<reqwest::Response, Broke> {
-        let sent = self.host.current_authorization(&self.scope).await;
+    /// Credentials go only to the registry's own origin (a Location may point elsewhere).
+    async fn send_once(
+        &self,
+        url: &Url,
+        request: RequestBuilder,
+        attempts: &mut Attempts,
+    ) -> Result<reqwest::Response, Broke> {
+        let sent = if self.host.is_own(url) {
+            self.host
+                .authorization(&self.scope, attempts)
+                .await
+                .map_err(Broke::Fatal)?
+        } else {
+            None
+        };
         let request = match &sent {
             Some(header) => request.header(AUTHORIZATION, header.clone()),
             None => request,
         };
-        let _permit = self.host.permit().await;
-        match request.send().await {
+        let permit = self.host.permit().await;
+        let result = request.send().await;
+        drop(permit);
+        match result {
             Ok(response) => {
-                tracing::debug!(registry = %self.host.registry, url = %response.url(), status = response.status().as_u16(), "registry request");
+                session::log_request(self.host, self.op, &response);
                 if response.status() == StatusCode::UNAUTHORIZED {
                     if let Some(token) = &sent {
                         // Expired mid-upload: the next session fetches a new one.
@@ -199,7 +222,9 @@ impl Upload<'_> {
         }
         let asked = retry::retry_after(response.headers());
         let error = errors::from_response(self.host, self.op, response).await;
-        if retry::is_transient_status(status) {
+        // 404 inside a session: it expired, or a load balancer sent the request to a node that
+        // doesn't know it (BLOB_UPLOAD_UNKNOWN); a new session fixes both.
+        if retry::is_transient_status(status) || status == StatusCode::NOT_FOUND {
             Broke::Retry(error, asked)
         } else {
             Broke::Fatal(error)
@@ -228,8 +253,8 @@ impl Upload<'_> {
 
     fn source_failed(&self, error: std::io::Error) -> StoreError {
         StoreError::Read {
-            location: self.op.location.clone(),
-            what: format!("the content of blob {} being uploaded", self.digest),
+            location: format!("its source (uploading to {})", self.op.location),
+            what: format!("blob {}", self.digest),
             message: error.to_string(),
         }
     }
