@@ -1,5 +1,10 @@
 //! Platforms (`linux/arm/v7`): parsing, normalisation, comparison and file names.
 //!
+//! What users type ([`FromStr`]) must name an operating system and an architecture OCI knows (Go's
+//! `GOOS` and `GOARCH` values, or an alias such as `x86_64`), so a typo such as `linux/amd46`
+//! is refused instead of labelling an image with a platform nothing runs. Platforms read from
+//! images and indexes (serde) are taken as they are. Variants are not checked: their set is open.
+//!
 //! oci-spec 0.10's `Platform` drops `os.version` and `os.features` when it deserialises (its
 //! fields lack the dotted renames), which would silently lose the OS version of Windows images in a
 //! merge; this type carries them with the spec's names.
@@ -43,10 +48,70 @@ pub enum PlatformError {
     )]
     Character { input: String, part: String },
     #[error(
+        "`{input}` is not a platform: `{os}` is not an operating system OCI knows; expected one of {}",
+        KNOWN_OS.join(", ")
+    )]
+    UnknownOs { input: String, os: String },
+    #[error(
+        "`{input}` is not a platform: `{architecture}` is not a CPU architecture OCI knows; expected one of {} (or an alias: x86_64, aarch64, armhf, armel, i386, ppc64el)",
+        KNOWN_ARCH.join(", ")
+    )]
+    UnknownArchitecture { input: String, architecture: String },
+    #[error(
         "the platform list is empty; expected a comma-separated list such as linux/amd64,linux/arm64"
     )]
     EmptyList,
 }
+
+/// Operating systems OCI platforms name: Go's `GOOS` values, as the image spec asks.
+pub const KNOWN_OS: &[&str] = &[
+    "aix",
+    "android",
+    "darwin",
+    "dragonfly",
+    "freebsd",
+    "hurd",
+    "illumos",
+    "ios",
+    "js",
+    "linux",
+    "nacl",
+    "netbsd",
+    "openbsd",
+    "plan9",
+    "solaris",
+    "wasip1",
+    "windows",
+    "zos",
+];
+
+/// CPU architectures OCI platforms name: Go's `GOARCH` values, in their normal form.
+pub const KNOWN_ARCH: &[&str] = &[
+    "386",
+    "amd64",
+    "amd64p32",
+    "arm",
+    "armbe",
+    "arm64",
+    "arm64be",
+    "loong64",
+    "mips",
+    "mipsle",
+    "mips64",
+    "mips64le",
+    "mips64p32",
+    "mips64p32le",
+    "ppc",
+    "ppc64",
+    "ppc64le",
+    "riscv",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sparc",
+    "sparc64",
+    "wasm",
+];
 
 impl Platform {
     pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Self {
@@ -165,7 +230,8 @@ impl fmt::Display for Platform {
 impl FromStr for Platform {
     type Err = PlatformError;
 
-    /// Parses `OS/ARCH[/VARIANT]` as given; call [`Platform::normalized`] to compare.
+    /// Parses `OS/ARCH[/VARIANT]` as given (an alias stays an alias); call
+    /// [`Platform::normalized`] to compare.
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = input.trim().split('/').collect();
         if !(2..=3).contains(&parts.len()) || parts.iter().any(|p| p.is_empty()) {
@@ -184,7 +250,21 @@ impl FromStr for Platform {
                 });
             }
         }
-        Ok(Platform::new(parts[0], parts[1], parts.get(2).copied()))
+        let platform = Platform::new(parts[0], parts[1], parts.get(2).copied());
+        let normal = platform.normalized();
+        if !KNOWN_OS.contains(&normal.os.as_str()) {
+            return Err(PlatformError::UnknownOs {
+                input: input.to_owned(),
+                os: normal.os,
+            });
+        }
+        if !KNOWN_ARCH.contains(&normal.architecture.as_str()) {
+            return Err(PlatformError::UnknownArchitecture {
+                input: input.to_owned(),
+                architecture: normal.architecture,
+            });
+        }
+        Ok(platform)
     }
 }
 
@@ -241,6 +321,8 @@ mod tests {
             "linux/amd64/v7/x",
             "Linux/AMD64",
             "linux/am d64",
+            "linux/amd64/",
+            "foo/bar/baz/qux",
         ] {
             assert!(bad.parse::<Platform>().is_err(), "{bad}");
         }
@@ -250,6 +332,31 @@ mod tests {
         ));
         let list = Platform::parse_list("linux/amd64, linux/arm64\nlinux/arm/v7").unwrap();
         assert_eq!(list.len(), 3);
+    }
+
+    #[test]
+    fn unknown_systems_and_architectures_are_refused_with_the_known_ones() {
+        let err = "linux/amd65".parse::<Platform>().unwrap_err().to_string();
+        assert!(
+            err.contains("`amd65` is not a CPU architecture") && err.contains("amd64, amd64p32"),
+            "{err}"
+        );
+        let err = "linix/amd64".parse::<Platform>().unwrap_err().to_string();
+        assert!(
+            err.contains("`linix` is not an operating system") && err.contains("linux"),
+            "{err}"
+        );
+        for alias in ["linux/x86_64", "linux/aarch64", "linux/armhf", "linux/i386"] {
+            assert_eq!(p(alias).to_string(), alias, "aliases parse as written");
+        }
+        for known in [
+            "windows/amd64",
+            "linux/riscv64",
+            "freebsd/arm64",
+            "wasip1/wasm",
+        ] {
+            assert_eq!(p(known).to_string(), known);
+        }
     }
 
     #[test]
