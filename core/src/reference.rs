@@ -68,6 +68,10 @@ pub enum ReferenceError {
         "`{input}`: `{component}` is not a valid repository path component; expected lowercase letters and digits separated by `.`, `_`, `__` or `-`"
     )]
     Component { input: String, component: String },
+    #[error(
+        "`{input}`: `{component}` holds a `:`, but a reference has one `:TAG` at most, after the repository name; expected HOST[:PORT]/REPO[:TAG][@DIGEST]"
+    )]
+    Colon { input: String, component: String },
     #[error("`{input}`: `{registry}` is not a valid registry host; expected HOST or HOST:PORT")]
     Registry { input: String, registry: String },
     #[error(
@@ -303,6 +307,12 @@ fn parse_registry(input: &str, text: &str) -> Result<ImageRef, ReferenceError> {
         if COMPONENT.is_match(component) {
             continue;
         }
+        if component.contains(':') {
+            return Err(ReferenceError::Colon {
+                input: input.to_owned(),
+                component: component.to_owned(),
+            });
+        }
         if COMPONENT.is_match(&component.to_ascii_lowercase()) {
             return Err(ReferenceError::Uppercase {
                 input: input.to_owned(),
@@ -431,6 +441,8 @@ mod tests {
         assert!(err("ghcr.io/app@sha256:zz").contains("not a valid digest"));
         assert!(err("").contains("empty"));
         assert!(err("bad_host.:5000/app").contains("registry host"));
+        assert!(err("repo:tag:extra").contains("`repo:tag` holds a `:`"));
+        assert!(err("ghcr.io/a:1/b:2").contains("`a:1` holds a `:`"));
         let long = format!("ghcr.io/{}", "a".repeat(260));
         assert!(err(&long).contains("255"));
     }
