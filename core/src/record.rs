@@ -4,12 +4,12 @@
 //! is public (`docs/schemas/record.v1.json`): a change to it is a new schema version.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::Digest;
+use crate::digest::{self, Digest};
 use crate::manifest::{Descriptor, MAX_MANIFEST_BYTES};
 use crate::media_type::{self, Kind};
 use crate::platform::Platform;
@@ -18,6 +18,9 @@ use crate::reference::{Location, ReferenceError};
 /// The schema identifier this version writes and reads.
 pub const RECORD_SCHEMA: &str = "multiarch.record.v1";
 const RECORD_SCHEMA_PREFIX: &str = "multiarch.record.";
+/// A record is a few hundred bytes; its annotations go into an index, which registries cap at
+/// 4 MiB. Anything larger is not a record (and is never read whole).
+pub const MAX_RECORD_BYTES: u64 = 1024 * 1024;
 
 /// A pushed single-platform image, as handed from a build job to the fan-in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +75,14 @@ pub enum RecordError {
         "{path} is a directory with no record files (*.json); did the build jobs' records arrive?"
     )]
     EmptyDir { path: PathBuf },
+    #[error(
+        "{path} is a directory, not a record file; was a record artifact unpacked into a folder of that name? Pass the record file inside it"
+    )]
+    DirectoryRecord { path: PathBuf },
+    #[error(
+        "{path} is larger than {MAX_RECORD_BYTES} bytes, so it is not a multiarch record (a record is a small JSON file); check the path"
+    )]
+    TooLarge { path: PathBuf },
 }
 
 impl Record {
@@ -113,9 +124,10 @@ impl Record {
 
     /// Parses and validates a record read from `path`.
     pub fn parse(bytes: &[u8], path: &Path) -> Result<Record, RecordError> {
-        #[derive(Deserialize)]
-        struct Schema {
-            schema: Option<serde_json::Value>,
+        if bytes.len() as u64 > MAX_RECORD_BYTES {
+            return Err(RecordError::TooLarge {
+                path: path.to_owned(),
+            });
         }
         let json_error = |source| RecordError::Json {
             path: path.to_owned(),
@@ -125,8 +137,10 @@ impl Record {
             path: path.to_owned(),
             problem,
         };
-        let schema: Schema = serde_json::from_slice(bytes).map_err(json_error)?;
-        match schema.schema {
+        // An object first: serde would also read a struct from a JSON array.
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(bytes).map_err(json_error)?;
+        match object.get("schema").cloned() {
             Some(serde_json::Value::String(s)) if s == RECORD_SCHEMA => {}
             Some(serde_json::Value::String(s)) if s.starts_with(RECORD_SCHEMA_PREFIX) => {
                 return Err(RecordError::Version {
@@ -151,6 +165,7 @@ impl Record {
                 "`image` must name a repository without tag or digest: {e}"
             ))
         })?;
+        digest::parse(&record.digest.to_string()).map_err(|e| invalid(format!("`digest`: {e}")))?;
         if media_type::kind(&record.media_type) != Some(Kind::Image) {
             return Err(invalid(format!(
                 "a record describes one platform image, but its mediaType is `{}`",
@@ -171,12 +186,22 @@ impl Record {
         Ok(record)
     }
 
-    /// Reads a record file.
+    /// Reads a record file (no more of it than a record can be, whatever the file is).
     pub fn read(path: &Path) -> Result<Record, RecordError> {
-        let bytes = std::fs::read(path).map_err(|source| RecordError::Read {
+        let read_error = |source| RecordError::Read {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        if file.metadata().map_err(read_error)?.is_dir() {
+            return Err(RecordError::DirectoryRecord {
+                path: path.to_owned(),
+            });
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_RECORD_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
         Record::parse(&bytes, path)
     }
 
@@ -218,7 +243,8 @@ impl Record {
 }
 
 /// Reads the records at `paths`: files, or directories whose `*.json` files are all records.
-/// Files come back in a stable order (by path).
+/// Files come back in a stable order (by path). A `*.json` in such a directory that is not a
+/// file is an error: skipping it would publish an index without that platform.
 pub fn read_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Record)>, RecordError> {
     let mut files = Vec::new();
     for path in paths {
@@ -237,7 +263,7 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Record)>, RecordError
             .collect::<Result<Vec<_>, _>>()
             .map_err(read_error)?
             .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "json") && p.is_file())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
             .collect();
         if found.is_empty() {
             return Err(RecordError::EmptyDir { path: path.clone() });
@@ -332,5 +358,38 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = read_all(&[dir.path().to_path_buf()]).unwrap_err();
         assert!(matches!(err, RecordError::EmptyDir { .. }));
+    }
+
+    #[test]
+    fn a_record_that_is_a_directory_is_an_error_not_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        sample().write(dir.path()).unwrap();
+        std::fs::create_dir(dir.path().join("linux-amd64.json")).unwrap();
+        let err = read_all(&[dir.path().to_path_buf()]).unwrap_err();
+        assert!(matches!(err, RecordError::DirectoryRecord { .. }), "{err}");
+        let err = Record::read(&dir.path().join("linux-amd64.json")).unwrap_err();
+        assert!(err.to_string().contains("not a record file"), "{err}");
+    }
+
+    #[test]
+    fn oversized_files_are_refused_without_reading_them_whole() {
+        let err = Record::read(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("larger than 1048576 bytes"), "{err}");
+        let mut big = String::from_utf8(sample().to_json()).unwrap();
+        big.push_str(&" ".repeat(MAX_RECORD_BYTES as usize));
+        assert!(parse_err(&big).contains("larger than"));
+    }
+
+    #[test]
+    fn records_are_objects_with_supported_digests() {
+        let good = String::from_utf8(sample().to_json()).unwrap();
+        assert!(parse_err(r#"["multiarch.record.v1"]"#).contains("expected a map"));
+        let digest = sample().digest.to_string();
+        let md5 = good.replace(&digest, "md5:d41d8cd98f00b204e9800998ecf8427e");
+        assert!(parse_err(&md5).contains("only sha256 and sha512"), "{md5}");
+        let sha384 = good.replace(&digest, &format!("sha384:{}", "a".repeat(96)));
+        assert!(parse_err(&sha384).contains("only sha256 and sha512"));
     }
 }
