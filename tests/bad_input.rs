@@ -9,6 +9,7 @@
 //! cases read are in tests/fixtures/bad-input (`{registry}`, `{amd64}`, … are filled in); the
 //! symlinks, archives and oversized files are made here.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
@@ -16,21 +17,26 @@ use tempfile::TempDir;
 use crate::harness::fixtures::{self, Image};
 use crate::harness::{Registry, multiarch, repo_root, tempdir};
 
-/// One bad command line. `{…}` in arguments and environment values are filled in by
-/// [`World::fill`].
+/// One bad command line. `{…}` in arguments, environment values and the needle are filled in
+/// by [`World::fill`].
 struct Case {
-    what: String,
+    what: &'static str,
     args: Vec<String>,
-    env: Vec<(&'static str, String)>,
+    env: Vec<(&'static str, &'static str)>,
     stdin: Option<&'static str>,
     code: i32,
     needle: &'static str,
 }
 
-fn case(what: &str, args: &[&str], code: i32, needle: &'static str) -> Case {
+/// A case whose command line is `line`: words separated by spaces, `''` for an empty one.
+fn case(what: &'static str, line: &str, code: i32, needle: &'static str) -> Case {
+    let args = line
+        .split(' ')
+        .map(|word| if word == "''" { "" } else { word }.to_owned())
+        .collect();
     Case {
-        what: what.to_owned(),
-        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        what,
+        args,
         env: Vec::new(),
         stdin: None,
         code,
@@ -38,9 +44,37 @@ fn case(what: &str, args: &[&str], code: i32, needle: &'static str) -> Case {
     }
 }
 
+/// `build` of the fixture context for linux/amd64 into `{out}`, with `{records}`.
+const BUILD: &str =
+    "build --context {ctx} --platform linux/amd64 --output {out} --records {records}";
+/// `build --push` of the fixture context, with `{records}`.
+const PUSH: &str = "build --context {ctx} --platform linux/amd64 --push --tag {registry}/app:pushed --records {records}";
+/// The fan-in to `{registry}/app:latest`.
+const MANIFEST_PUSH: &str = "manifest push --tag {registry}/app:latest";
+
+fn build_case(what: &'static str, extra: &str, code: i32, needle: &'static str) -> Case {
+    case(what, &format!("{BUILD} {extra}"), code, needle)
+}
+
+fn push_case(what: &'static str, extra: &str, code: i32, needle: &'static str) -> Case {
+    case(what, format!("{PUSH} {extra}").trim_end(), code, needle)
+}
+
+/// The fan-in of `{dir}/records/NAME`.
+fn records_case(what: &'static str, name: &str, code: i32, needle: &'static str) -> Case {
+    let line = format!("{MANIFEST_PUSH} --records {{dir}}/records/{name}");
+    case(what, &line, code, needle)
+}
+
+/// `build` of the fixture context with `{dir}/dockerfiles/NAME.Dockerfile`.
+fn dockerfile_case(name: &'static str, code: i32, needle: &'static str) -> Case {
+    let extra = format!("--file {{dir}}/dockerfiles/{name}.Dockerfile");
+    build_case(name, &extra, code, needle)
+}
+
 impl Case {
-    fn env(mut self, key: &'static str, value: &str) -> Case {
-        self.env.push((key, value.to_owned()));
+    fn env(mut self, key: &'static str, value: &'static str) -> Case {
+        self.env.push((key, value));
         self
     }
 
@@ -279,163 +313,70 @@ fn tar_of(entries: &[(String, Entry)]) -> Vec<u8> {
     builder.into_inner().unwrap()
 }
 
-/// `build` of the fixture context for linux/amd64 into `{out}`, with `{records}`, then `extra`.
-fn build(extra: &[&str]) -> Vec<String> {
-    let mut args = vec![
-        "build",
-        "--context",
-        "{ctx}",
-        "--platform",
-        "linux/amd64",
-        "--output",
-        "{out}",
-        "--records",
-        "{records}",
-    ];
-    args.extend_from_slice(extra);
-    args.into_iter().map(str::to_owned).collect()
-}
-
-fn build_case(what: &str, extra: &[&str], code: i32, needle: &'static str) -> Case {
-    Case {
-        args: build(extra),
-        ..case(what, &[], code, needle)
-    }
-}
-
-/// `build --push` of the fixture context to `{registry}/app:pushed`, with `{records}`.
-fn push_case(what: &str, extra: &[&str], code: i32, needle: &'static str) -> Case {
-    let mut args = vec![
-        "build",
-        "--context",
-        "{ctx}",
-        "--platform",
-        "linux/amd64",
-        "--push",
-        "--tag",
-        "{registry}/app:pushed",
-        "--records",
-        "{records}",
-    ];
-    args.extend_from_slice(extra);
-    case(what, &args, code, needle)
-}
-
-/// `manifest push` of `records` to `{registry}/app:latest`.
-fn records_case(what: &str, records: &str, code: i32, needle: &'static str) -> Case {
-    let records = format!("{{dir}}/records/{records}");
-    case(
-        what,
-        &[
-            "manifest",
-            "push",
-            "--tag",
-            "{registry}/app:latest",
-            "--records",
-            &records,
-        ],
-        code,
-        needle,
-    )
-}
-
 #[test]
 fn malformed_references_and_digests() {
     let world = World::new();
-    let long_tag = format!("{{registry}}/app:{}", "t".repeat(300));
+    let long_tag = format!("build --push --tag {{registry}}/app:{}", "t".repeat(300));
+    let upper_hex = format!("{MANIFEST_PUSH} {{registry}}/app@sha256:{}", "A".repeat(64));
+    let short_sha512 = format!("{MANIFEST_PUSH} {{registry}}/app@sha512:{}", "a".repeat(64));
     let cases = [
         case(
-            "uppercase repository",
-            &[
-                "build",
-                "--push",
-                "--tag",
-                "UPPER/case",
-                "--context",
-                "{ctx}",
-            ],
+            "an uppercase repository",
+            "build --push --tag UPPER/case",
             2,
             "repository names must be lowercase (found `UPPER`)",
         ),
         case(
             "two tags",
-            &[
-                "build",
-                "--push",
-                "--tag",
-                "repo:tag:extra",
-                "--context",
-                "{ctx}",
-            ],
+            "build --push --tag repo:tag:extra",
             2,
             "`repo:tag` holds a `:`, but a reference has one `:TAG` at most",
         ),
         case(
             "a digest too short",
-            &["build", "--push", "--tag", "{registry}/app@sha256:short"],
+            "build --push --tag {registry}/app@sha256:short",
             2,
-            "expected `sha256:` followed by 64 lowercase hex digits",
+            "`sha256:short` is not a valid digest (Invalid digest length 5 expected 64)",
         ),
         case(
             "an empty reference",
-            &["build", "--push", "--tag", "", "--context", "{ctx}"],
+            "build --push --tag ''",
             2,
             "the reference is empty; expected HOST/REPO[:TAG][@DIGEST]",
         ),
         case(
             "a 300-character tag",
-            &["build", "--push", "--tag", &long_tag, "--context", "{ctx}"],
+            &long_tag,
             2,
-            "expected up to 128 letters, digits",
+            "is not a valid tag; expected up to 128 letters, digits",
         ),
         case(
             "an md5 digest",
-            &[
-                "inspect",
-                "{registry}/app@md5:d41d8cd98f00b204e9800998ecf8427e",
-            ],
+            "inspect {registry}/app@md5:d41d8cd98f00b204e9800998ecf8427e",
             2,
             "uses the `md5` algorithm; only sha256 and sha512 digests are supported",
         ),
         case(
             "uppercase hex in a digest",
-            &[
-                "manifest",
-                "push",
-                "--tag",
-                "{registry}/app:latest",
-                &format!("{{registry}}/app@sha256:{}", "A".repeat(64)),
-            ],
+            &upper_hex,
             2,
-            "is not a valid digest",
+            "Invalid non-hexadecimal character in digest",
         ),
         case(
             "a sha512 digest of sha256's length",
-            &[
-                "manifest",
-                "push",
-                "--tag",
-                "{registry}/app:latest",
-                &format!("{{registry}}/app@sha512:{}", "a".repeat(64)),
-            ],
+            &short_sha512,
             2,
-            "expected 128",
+            "Invalid digest length 64 expected 128",
         ),
         case(
             "an empty digest",
-            &["record", "{registry}/app@", "--out", "{records}"],
+            "record {registry}/app@ --out {records}",
             2,
-            "missing ':' in digest",
+            "`` is not a valid digest (missing ':' in digest)",
         ),
         case(
             "an output that is a registry",
-            &[
-                "build",
-                "--context",
-                "{ctx}",
-                "--output",
-                "{registry}/app:v1",
-            ],
+            "build --context {ctx} --output {registry}/app:v1",
             2,
             "expected oci:DIR or oci:DIR:TAG (an OCI image layout); to push to a registry use --push --tag",
         ),
@@ -447,105 +388,71 @@ fn malformed_references_and_digests() {
 fn malformed_and_unknown_platforms() {
     let world = World::new();
     let shape = "expected OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7";
-    let mut cases: Vec<Case> = [
-        ("linux", shape),
-        ("linux/", shape),
-        ("foo/bar/baz/qux", shape),
-        ("linux/amd64/", shape),
-        ("linux//amd64", shape),
-        ("LINUX/AMD64", "`LINUX` may only hold lowercase letters"),
-        (
-            "linux/amd65",
-            "`amd65` is not a CPU architecture OCI knows; expected one of 386, amd64,",
+    let unknown_arch = "`amd65` is not a CPU architecture OCI knows; expected one of 386, amd64,";
+    let platform = |platform: &str| BUILD.replace("linux/amd64", platform);
+    let cases = [
+        case("an OS alone", &platform("linux"), 2, shape),
+        case("an empty architecture", &platform("linux/"), 2, shape),
+        case("four parts", &platform("foo/bar/baz/qux"), 2, shape),
+        case("an empty variant", &platform("linux/amd64/"), 2, shape),
+        case("an empty part", &platform("linux//amd64"), 2, shape),
+        case(
+            "upper case",
+            &platform("LINUX/AMD64"),
+            2,
+            "`LINUX` may only hold lowercase letters",
         ),
-        (
-            "linx/amd64",
+        case(
+            "an unknown architecture",
+            &platform("linux/amd65"),
+            2,
+            unknown_arch,
+        ),
+        case(
+            "an unknown OS",
+            &platform("linx/amd64"),
+            2,
             "`linx` is not an operating system OCI knows; expected one of aix,",
         ),
-        (
-            "linux/amd64,,linux/amd65",
-            "`amd65` is not a CPU architecture",
+        case(
+            "an unknown architecture in a list",
+            &platform("linux/amd64,,linux/amd65"),
+            2,
+            unknown_arch,
         ),
-        (
-            "",
+        case(
+            "an empty --platform",
+            &platform("''"),
+            2,
             "the platform list is empty; expected a comma-separated list",
         ),
-    ]
-    .into_iter()
-    .map(|(platform, needle)| {
-        let what = format!("build --platform {platform:?}");
-        Case {
-            args: build(&[]),
-            ..case(&what, &[], 2, needle)
-        }
-        .with_platform(platform)
-    })
-    .collect();
-    cases.extend([
         case(
             "an empty --expect-platforms",
-            &[
-                "manifest",
-                "push",
-                "--tag",
-                "{registry}/app:latest",
-                "--expect-platforms",
-                "",
-                "{registry}/app:amd64-latest",
-            ],
+            &format!("{MANIFEST_PUSH} --expect-platforms '' {{registry}}/app:amd64-latest"),
             2,
             "the platform list is empty",
         ),
         case(
             "an unknown architecture in --expect-platforms",
-            &[
-                "manifest",
-                "push",
-                "--tag",
-                "{registry}/app:latest",
-                "--expect-platforms",
-                "linux/amd64,linux/arm65",
-                "{registry}/app:amd64-latest",
-            ],
+            &format!(
+                "{MANIFEST_PUSH} --expect-platforms linux/amd64,linux/arm65 {{registry}}/app:amd64-latest"
+            ),
             2,
             "`arm65` is not a CPU architecture",
         ),
         case(
-            "an unknown system for inspect",
-            &[
-                "inspect",
-                "--platform",
-                "foo/bar",
-                "{registry}/app:amd64-latest",
-            ],
+            "an unknown OS for inspect",
+            "inspect --platform foo/bar {registry}/app:amd64-latest",
             2,
             "`foo` is not an operating system",
         ),
-        case(
-            "a FROM --platform that is not one",
-            &[
-                "build",
-                "--context",
-                "{ctx}",
-                "--file",
-                "{dir}/dockerfiles/from-platform.Dockerfile",
-                "--output",
-                "{out}",
-            ],
+        dockerfile_case(
+            "from-platform",
             2,
             "line 1: FROM --platform=linux/amd65: `linux/amd65` is not a platform",
         ),
-    ]);
+    ];
     world.check_all(&cases);
-}
-
-impl Case {
-    /// Replaces the `--platform` value of a [`build`] command line.
-    fn with_platform(mut self, platform: &str) -> Case {
-        let at = self.args.iter().position(|a| a == "--platform").unwrap() + 1;
-        self.args[at] = platform.to_owned();
-        self
-    }
 }
 
 #[test]
@@ -608,14 +515,7 @@ fn broken_records() {
         ),
         case(
             "an endless record",
-            &[
-                "manifest",
-                "push",
-                "--tag",
-                "{registry}/app:latest",
-                "--records",
-                "/dev/zero",
-            ],
+            &format!("{MANIFEST_PUSH} --records /dev/zero"),
             2,
             "/dev/zero is larger than 1048576 bytes",
         ),
@@ -623,16 +523,9 @@ fn broken_records() {
     world.check_all(&cases);
 }
 
-/// `build` of the fixture context with `dockerfiles/NAME.Dockerfile`.
-fn dockerfile_case(name: &str, code: i32, needle: &'static str) -> Case {
-    let file = format!("{{dir}}/dockerfiles/{name}.Dockerfile");
-    build_case(name, &["--file", &file], code, needle)
-}
-
 #[test]
 fn hostile_dockerfiles_contexts_and_archives() {
     let world = World::new();
-    let outside = "points outside the build context";
     let cases = [
         dockerfile_case(
             "chmod-not-octal",
@@ -654,7 +547,11 @@ fn hostile_dockerfiles_contexts_and_archives() {
             1,
             "COPY source `*.nothing` matched no files in the build context",
         ),
-        dockerfile_case("parent-of-context", 1, outside),
+        dockerfile_case(
+            "parent-of-context",
+            1,
+            "`../../../../etc/passwd` points outside the build context",
+        ),
         dockerfile_case(
             "symlink-to-file-outside",
             1,
@@ -675,7 +572,7 @@ fn hostile_dockerfiles_contexts_and_archives() {
             1,
             "it goes through the symlink `up` -> `../..`",
         ),
-        // docker build contains `../x` and `/x` in the image root; multiarch refuses the archive.
+        // docker build puts `../x` and `/x` at the image root; multiarch refuses the archive.
         dockerfile_case(
             "add-parent-dir",
             1,
@@ -699,21 +596,13 @@ fn hostile_dockerfiles_contexts_and_archives() {
         dockerfile_case("oversized", 2, "a Dockerfile over 1048576 bytes is refused"),
         build_case(
             "a Dockerfile that is a directory",
-            &["--file", "{dir}/dockerfiles"],
+            "--file {dir}/dockerfiles",
             1,
-            "cannot read the Dockerfile",
+            "cannot read the Dockerfile {dir}/dockerfiles",
         ),
         case(
             "a context that does not exist",
-            &[
-                "build",
-                "--context",
-                "{dir}/no-such-context",
-                "--output",
-                "{out}",
-                "--records",
-                "{records}",
-            ],
+            "build --context {dir}/no-such-context --output {out} --records {records}",
             2,
             "the build context {dir}/no-such-context is not a directory; pass --context DIR",
         ),
@@ -727,42 +616,36 @@ fn unreadable_auth_files() {
     let mut cases = vec![
         push_case(
             "an auth file that is not JSON",
-            &[],
+            "",
             1,
             "cannot read auth file {dir}/auth/not-json.json: not valid JSON",
         )
         .env("REGISTRY_AUTH_FILE", "{dir}/auth/not-json.json"),
         push_case(
             "an auth file that is a directory",
-            &[],
+            "",
             1,
             "cannot read auth file {dir}/auth/directory.json: Is a directory",
         )
         .env("REGISTRY_AUTH_FILE", "{dir}/auth/directory.json"),
         case(
-            "an auth file that is not JSON, for manifest push",
-            &[
-                "manifest",
-                "push",
-                "--tag",
-                "{registry}/app:latest",
-                "{registry}/app:amd64-latest",
-            ],
+            "an auth file that is not JSON, for the fan-in",
+            &format!("{MANIFEST_PUSH} {{registry}}/app:amd64-latest"),
             1,
-            "not valid JSON",
+            "cannot read auth file {dir}/auth/not-json.json: not valid JSON",
         )
         .env("REGISTRY_AUTH_FILE", "{dir}/auth/not-json.json"),
     ];
-    // Mode 000 stops every user but root, which reads it anyway: the case runs where it means
+    // Mode 000 stops every user but root, which reads it anyway: run the case where it means
     // something.
     let locked = world.path("auth/locked.json");
     std::fs::write(&locked, "{}").unwrap();
-    std::fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
     if std::fs::read(&locked).is_err() {
         cases.push(
             push_case(
                 "an auth file nobody may read",
-                &[],
+                "",
                 1,
                 "cannot read auth file {dir}/auth/locked.json: Permission denied",
             )
@@ -780,38 +663,33 @@ fn command_line_misuse() {
     let cases = [
         push_case(
             "--password-stdin without --username",
-            &["--password-stdin"],
+            "--password-stdin",
             2,
             "--password-stdin needs --username (or MULTIARCH_USERNAME)",
         )
         .stdin("s3cret\n"),
         push_case(
             "an empty password on stdin",
-            &["--username", "me", "--password-stdin"],
+            "--username me --password-stdin",
             2,
             "the password read for --username is empty",
         )
         .stdin(""),
         case(
             "an unknown subcommand",
-            &["frobnicate", "--tag", "{registry}/app:latest"],
+            "frobnicate --tag {registry}/app:latest",
             2,
             "unrecognized subcommand 'frobnicate'",
         ),
         case(
             "an unknown manifest subcommand",
-            &["manifest", "pull", "{registry}/app:latest"],
+            "manifest pull {registry}/app:latest",
             2,
             "unrecognized subcommand 'pull'",
         ),
         case(
             "a flag of another verb",
-            &[
-                "inspect",
-                "--records",
-                "{records}",
-                "{registry}/app:amd64-latest",
-            ],
+            "inspect --records {records} {registry}/app:amd64-latest",
             2,
             "unexpected argument '--records'",
         ),

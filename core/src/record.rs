@@ -165,7 +165,7 @@ impl Record {
                 "`image` must name a repository without tag or digest: {e}"
             ))
         })?;
-        digest::parse(&record.digest.to_string()).map_err(|e| invalid(format!("`digest`: {e}")))?;
+        digest::parse(record.digest.as_ref()).map_err(|e| invalid(format!("`digest`: {e}")))?;
         if media_type::kind(&record.media_type) != Some(Kind::Image) {
             return Err(invalid(format!(
                 "a record describes one platform image, but its mediaType is `{}`",
