@@ -526,7 +526,25 @@ fn broken_records() {
 #[test]
 fn hostile_dockerfiles_contexts_and_archives() {
     let world = World::new();
+    // Every platform is built before anything is written: amd64 builds, arm64 does not, and
+    // neither the layout nor the registry gets the amd64 image.
+    let one_fails =
+        "--platform linux/amd64,linux/arm64 --file {dir}/dockerfiles/one-platform-fails.Dockerfile";
     let cases = [
+        case(
+            "one-platform-fails-into-a-layout",
+            &format!("build --context {{ctx}} --output {{out}} --records {{records}} {one_fails}"),
+            1,
+            "only-arm64.txt",
+        ),
+        case(
+            "one-platform-fails-pushed",
+            &format!(
+                "build --context {{ctx}} --push --tag {{registry}}/app:pushed --records {{records}} {one_fails}"
+            ),
+            1,
+            "only-arm64.txt",
+        ),
         dockerfile_case(
             "chmod-not-octal",
             2,

@@ -284,6 +284,8 @@ pub async fn run(
         cache: &cache,
         target: target.as_deref(),
     };
+    // Every platform is built before anything is written: a platform that fails leaves no
+    // image of another behind in the destination.
     for (plan, platform) in plans.iter().zip(&platforms) {
         let image = match engine {
             Engine::Native => publish::Image::Native(build.run(plan, platform).await?),
@@ -295,15 +297,17 @@ pub async fn run(
         };
         let manifest = image.manifest().clone();
         tracing::info!("{platform}: image {}", manifest.digest);
-        if let Some(target) = &target {
-            outcome.transfers += publish::image(&image, target.as_ref(), &transfers).await?;
-        }
         outcome.images.push(Built {
             platform: platform.clone(),
             descriptor: manifest.descriptor(),
             engine,
         });
         children.push(image);
+    }
+    if let Some(target) = &target {
+        for image in &children {
+            outcome.transfers += publish::image(image, target.as_ref(), &transfers).await?;
+        }
     }
     let Some(target) = target else {
         return Ok(outcome);
