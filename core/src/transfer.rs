@@ -99,6 +99,15 @@ pub enum TransferError {
     Manifest(#[from] ManifestError),
 }
 
+/// What a blob already in place counts as.
+const PRESENT: TransferStats = TransferStats {
+    manifests_written: 0,
+    blobs_present: 1,
+    blobs_mounted: 0,
+    blobs_copied: 0,
+    bytes_copied: 0,
+};
+
 /// Held while one blob is made present in one repository.
 type BlobLock = Arc<tokio::sync::Mutex<()>>;
 
@@ -123,13 +132,24 @@ impl<'a> Transfers<'a> {
         }
     }
 
-    fn blob_lock(&self, target: &dyn Store, digest: &Digest) -> BlobLock {
-        self.in_flight
+    /// The right to write a blob into `target`, or `None` when it is there already.
+    async fn claim(
+        &self,
+        target: &dyn Store,
+        digest: &Digest,
+    ) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>, StoreError> {
+        let lock: BlobLock = self
+            .in_flight
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .entry((target.location().to_string(), digest.clone()))
             .or_default()
-            .clone()
+            .clone();
+        let writing = lock.lock_owned().await;
+        if target.blob_exists(digest).await? {
+            return Ok(None);
+        }
+        Ok(Some(writing))
     }
 
     /// Makes `manifest` (an image, or an index and everything under it) present in `target`,
@@ -181,14 +201,9 @@ impl<'a> Transfers<'a> {
         digest: &Digest,
         size: u64,
     ) -> Result<TransferStats, StoreError> {
-        let lock = self.blob_lock(target, digest);
-        let _writing = lock.lock().await;
-        if target.blob_exists(digest).await? {
-            return Ok(TransferStats {
-                blobs_present: 1,
-                ..TransferStats::default()
-            });
-        }
+        let Some(_writing) = self.claim(target, digest).await? else {
+            return Ok(PRESENT);
+        };
         if target.mount_blob(digest, source.location()).await? {
             tracing::debug!(%digest, from = %source.location(), "mounted");
             return Ok(TransferStats {
@@ -218,14 +233,9 @@ impl<'a> Transfers<'a> {
         size: u64,
         source: &dyn BlobSource,
     ) -> Result<TransferStats, StoreError> {
-        let lock = self.blob_lock(target, digest);
-        let _writing = lock.lock().await;
-        if target.blob_exists(digest).await? {
-            return Ok(TransferStats {
-                blobs_present: 1,
-                ..TransferStats::default()
-            });
-        }
+        let Some(_writing) = self.claim(target, digest).await? else {
+            return Ok(PRESENT);
+        };
         self.upload(target, digest, size, source).await
     }
 
