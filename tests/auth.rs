@@ -9,7 +9,7 @@ use crate::harness::{Registry, base64, fixtures, multiarch, tempdir};
 
 /// A registry with `options`, holding `private/app:amd64` and `private/app:arm64`, pushed with
 /// the test credentials. Returns it with the amd64 image's reference.
-fn registry_with_images(options: Options) -> (Registry, String) {
+pub(crate) fn registry_with_images(options: Options) -> (Registry, String) {
     let registry = Registry::start_with(options);
     let layout = tempdir();
     let creds = format!("{USER}:{PASSWORD}");

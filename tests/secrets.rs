@@ -144,24 +144,6 @@ fn logged_in(
     run.env("RUST_LOG", "trace")
 }
 
-/// A registry with `options`, holding `private/app:amd64` and `private/app:arm64`.
-fn registry_with_images(options: Options) -> Registry {
-    let registry = Registry::start_with(options);
-    let layout = tempdir();
-    let creds = format!("{USER}:{PASSWORD}");
-    for (platform, tag) in [("linux/amd64", "amd64"), ("linux/arm64", "arm64")] {
-        fixtures::Image::hello(platform).write(layout.path(), Some(tag));
-        fixtures::push_as(
-            layout.path(),
-            tag,
-            &registry.at(&format!("private/app:{tag}")),
-            false,
-            Some(&creds),
-        );
-    }
-    registry
-}
-
 /// build --push (with a record), record, manifest push, inspect: each with `password` from
 /// `source`, in that order. With the right password the fan-in reads the records the first two
 /// wrote; with a wrong one (no records) it names its children. Returns every output; the files
@@ -223,7 +205,7 @@ fn no_secret_in_any_output_or_file() {
             ..Options::default()
         },
     ] {
-        let registry = registry_with_images(options);
+        let (registry, _) = crate::auth::registry_with_images(options);
         for source in [Source::Stdin, Source::Env, Source::AuthFile] {
             let work = tempdir();
             for out in every_command(&registry, source, PASSWORD, work.path()) {
